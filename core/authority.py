@@ -1,0 +1,132 @@
+"""A certificate authority: a CA certificate and its key, able to issue leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from core.keys import KeyType, PrivateKey, generate_private_key
+from core.profiles import (
+    CA_DEFAULT_DAYS,
+    CLIENT_DEFAULT_DAYS,
+    SERVER_DEFAULT_DAYS,
+    CertificateRequest,
+    Kind,
+    build_certificate,
+    make_name,
+    parse_hosts,
+)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A freshly issued certificate with its new private key."""
+
+    certificate: x509.Certificate
+    key: PrivateKey
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A CA certificate with its private key, loaded and ready to sign."""
+
+    certificate: x509.Certificate
+    key: PrivateKey
+
+    @property
+    def name(self) -> str:
+        return common_name(self.certificate)
+
+    def issue_server(
+        self,
+        *,
+        hosts: Sequence[str],
+        key_type: KeyType = KeyType.EC_P256,
+        valid_days: int = SERVER_DEFAULT_DAYS,
+    ) -> Issued:
+        """Issue a server certificate for ``hosts`` (names and IP addresses).
+
+        The first host becomes the CN; every host is in the subjectAltName, IP
+        addresses as iPAddress entries.
+
+        Raises:
+            ValueError: a host is invalid or the list is empty.
+        """
+        san = parse_hosts(hosts)
+        first = san[0].value
+        key = generate_private_key(key_type)
+        request = CertificateRequest(
+            kind=Kind.SERVER,
+            subject=make_name(str(first)),
+            public_key=key.public_key(),
+            valid_days=valid_days,
+            san=san,
+        )
+        return Issued(build_certificate(request, issuer_cert=self.certificate, issuer_key=self.key), key)
+
+    def issue_client(
+        self,
+        *,
+        name: str,
+        email: str | None = None,
+        key_type: KeyType = KeyType.EC_P256,
+        valid_days: int = CLIENT_DEFAULT_DAYS,
+    ) -> Issued:
+        """Issue a client certificate (EKU clientAuth) for a person called ``name``.
+
+        Raises:
+            ValueError: the name or e-mail is invalid.
+        """
+        san: list[x509.GeneralName] = []
+        if email:
+            email = email.strip()
+            local, sep, domain = email.partition("@")
+            if not sep or not local or "." not in domain or any(c.isspace() for c in email):
+                raise ValueError(f"{email!r} is not a valid e-mail address")
+            san.append(x509.RFC822Name(email))
+        key = generate_private_key(key_type)
+        request = CertificateRequest(
+            kind=Kind.CLIENT,
+            subject=make_name(name, organization=organization(self.certificate)),
+            public_key=key.public_key(),
+            valid_days=valid_days,
+            san=san,
+        )
+        return Issued(build_certificate(request, issuer_cert=self.certificate, issuer_key=self.key), key)
+
+
+def create_root_ca(
+    *,
+    common_name: str,
+    organization: str | None = None,
+    key_type: KeyType = KeyType.EC_P256,
+    valid_days: int = CA_DEFAULT_DAYS,
+) -> Authority:
+    """Create a self-signed root CA.
+
+    Raises:
+        ValueError: a name is invalid or the lifetime is not positive.
+    """
+    key = generate_private_key(key_type)
+    request = CertificateRequest(
+        kind=Kind.CA,
+        subject=make_name(common_name, organization),
+        public_key=key.public_key(),
+        valid_days=valid_days,
+        path_length=0,  # no intermediate offered: leaves only
+    )
+    return Authority(build_certificate(request, issuer_cert=None, issuer_key=key), key)
+
+
+def common_name(cert: x509.Certificate) -> str:
+    """The subject's CN, or the whole subject when it has none."""
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else cert.subject.rfc4514_string()
+
+
+def organization(cert: x509.Certificate) -> str | None:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(attrs[0].value) if attrs else None

@@ -1,0 +1,176 @@
+"""The SQLite registry of every certificate a workspace's CA has issued."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from core.authority import common_name
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ca', 'server', 'client')),
+        common_name TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        fingerprint_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),
+        revoked_at TEXT,
+        revocation_reason TEXT,
+        cert_path TEXT,
+        bundle_path TEXT,
+        issued_at TEXT NOT NULL
+    );
+    CREATE INDEX certificates_cn ON certificates (common_name);
+    """,
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One registry row."""
+
+    serial: str
+    kind: str
+    common_name: str
+    subject: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    fingerprint_sha256: str
+    status: str
+    cert_path: str | None
+    bundle_path: str | None
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return (now or dt.datetime.now(dt.timezone.utc)) >= self.not_after
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint as colon-separated upper-case hex, as browsers show it."""
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "X")
+
+
+class Registry:
+    """Issued certificates, stored in ``registry.sqlite3`` in the workspace."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with self._connect() as db:
+            self._migrate(db)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"the registry {self.path} was written by a newer mTLS Lab (schema {version}); update the app"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            db.executescript(_MIGRATIONS[target])
+            db.execute(f"PRAGMA user_version = {target}")
+
+    def add(
+        self,
+        cert: x509.Certificate,
+        *,
+        kind: str,
+        cert_path: str | None = None,
+        bundle_path: str | None = None,
+    ) -> Record:
+        """Record an issued certificate.
+
+        Raises:
+            ValueError: the serial is already recorded (serials are never reused).
+        """
+        row = (
+            serial_hex(cert),
+            kind,
+            common_name(cert),
+            cert.subject.rfc4514_string(),
+            cert.not_valid_before_utc.isoformat(),
+            cert.not_valid_after_utc.isoformat(),
+            fingerprint(cert),
+            cert_path,
+            bundle_path,
+            dt.datetime.now(dt.timezone.utc).isoformat(),
+        )
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO certificates (serial, kind, common_name, subject, not_before, not_after,"
+                    " fingerprint_sha256, cert_path, bundle_path, issued_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    row,
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(f"serial {row[0]} is already in the registry") from exc
+        return self.get(row[0])
+
+    def get(self, serial: str) -> Record:
+        """Raises: KeyError when the serial is unknown."""
+        with self._connect() as db:
+            row = db.execute(_SELECT + " WHERE serial = ?", (serial.upper(),)).fetchone()
+        if row is None:
+            raise KeyError(serial)
+        return _record(row)
+
+    def list(self, *, kind: str | None = None) -> list[Record]:
+        """Every record, newest first, optionally of one kind."""
+        with self._connect() as db:
+            if kind is None:
+                rows = db.execute(_SELECT + " ORDER BY issued_at DESC").fetchall()
+            else:
+                rows = db.execute(_SELECT + " WHERE kind = ? ORDER BY issued_at DESC", (kind,)).fetchall()
+        return [_record(r) for r in rows]
+
+    def find_client(self, name: str) -> Record | None:
+        """The newest valid client certificate for ``name``, if any."""
+        for rec in self.list(kind="client"):
+            if rec.common_name == name and rec.status == "valid":
+                return rec
+        return None
+
+
+_SELECT = (
+    "SELECT serial, kind, common_name, subject, not_before, not_after, fingerprint_sha256, status,"
+    " cert_path, bundle_path FROM certificates"
+)
+
+
+def _record(row: tuple[str, ...]) -> Record:
+    return Record(
+        serial=row[0],
+        kind=row[1],
+        common_name=row[2],
+        subject=row[3],
+        not_before=dt.datetime.fromisoformat(row[4]),
+        not_after=dt.datetime.fromisoformat(row[5]),
+        fingerprint_sha256=row[6],
+        status=row[7],
+        cert_path=row[8],
+        bundle_path=row[9],
+    )

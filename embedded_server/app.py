@@ -1,0 +1,178 @@
+"""The demo site's WSGI app: certificate facts, a login form, and the protected /user page.
+
+The app never trusts anything the client says about its certificate: the
+identity comes from the :class:`IdentityTable`, keyed by waitress's
+``REMOTE_PORT`` (see identity.py). A request without an entry is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+import bottle
+
+from core.site_users import UserStore
+from embedded_server.events import EventLog
+from embedded_server.identity import ClientIdentity, IdentityTable
+from embedded_server.sessions import SessionStore, Throttle
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SESSION_COOKIE = "mtlslab_session"
+ENVIRON_KEY = "mtlslab.client"
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=300",
+}
+
+
+def create_app(
+    *,
+    identities: IdentityTable,
+    users: UserStore,
+    events: EventLog,
+    sessions: SessionStore | None = None,
+    site_name: str = "mTLS Lab demo site",
+) -> bottle.Bottle:
+    """Build the site's WSGI application.
+
+    Args:
+        identities: verified client identities registered by the TLS front.
+        users: the login users (knowledge factor).
+        events: where page views and logins are logged.
+        sessions: session store (a new one by default).
+        site_name: the title shown on every page.
+    """
+    app = bottle.Bottle()
+    sessions = sessions or SessionStore()
+    throttle = Throttle()
+    csrf_key = secrets.token_bytes(32)
+    templates = {
+        name: bottle.SimpleTemplate(name=name, lookup=[str(RESOURCES / "templates")])
+        for name in ("index", "user", "refused")
+    }
+
+    def render(name: str, **values: Any) -> str:
+        return str(templates[name].render(site_name=site_name, **values))
+
+    def csrf_token(identity: ClientIdentity) -> str:
+        return hmac.new(csrf_key, identity.fingerprint_sha256.encode(), hashlib.sha256).hexdigest()
+
+    def current_identity() -> ClientIdentity:
+        identity = bottle.request.environ.get(ENVIRON_KEY)
+        assert isinstance(identity, ClientIdentity)
+        return identity
+
+    @app.hook("before_request")
+    def require_verified_client() -> None:
+        environ = bottle.request.environ
+        identity = None
+        if environ.get("REMOTE_ADDR") in ("127.0.0.1", "::1"):
+            try:
+                identity = identities.lookup(int(environ.get("REMOTE_PORT", "")))
+            except ValueError:
+                identity = None
+        environ[ENVIRON_KEY] = identity
+        if identity is None:
+            events.emit("request-refused", "request did not come through the TLS front", path=bottle.request.path)
+            _apply_headers(bottle.response)
+            raise bottle.HTTPResponse(
+                render("refused"), status=403, headers={**_SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+            )
+        environ["SSL_CLIENT_S_DN"] = identity.subject
+        environ["SSL_CLIENT_I_DN"] = identity.issuer
+        environ["SSL_CLIENT_M_SERIAL"] = identity.serial
+        environ["SSL_CLIENT_V_END"] = identity.not_after.isoformat()
+        environ["SSL_PROTOCOL"] = identity.protocol
+        environ["SSL_CIPHER"] = identity.cipher
+        environ["HTTPS"] = "on"
+        environ["wsgi.url_scheme"] = "https"
+
+    @app.hook("after_request")
+    def security_headers() -> None:
+        _apply_headers(bottle.response)
+
+    def session_for(identity: ClientIdentity) -> Any:
+        return sessions.get(bottle.request.get_cookie(SESSION_COOKIE), identity.fingerprint_sha256)
+
+    @app.get("/")
+    def index() -> str:
+        identity = current_identity()
+        session = session_for(identity)
+        events.emit("page", "/", subject=identity.subject, user=session.username if session else None)
+        error = bottle.request.query.get("error", "")
+        messages = {
+            "login": "Wrong username or password.",
+            "csrf": "The form expired. Please try again.",
+            "throttled": "Too many failed attempts. Wait a minute and try again.",
+            "session": "Please log in to see that page.",
+        }
+        return render(
+            "index",
+            identity=identity,
+            session=session,
+            csrf=csrf_token(identity),
+            error=messages.get(error, ""),
+        )
+
+    @app.post("/login")
+    def login() -> None:
+        identity = current_identity()
+        form = bottle.request.forms
+        if not hmac.compare_digest(form.get("csrf", ""), csrf_token(identity)):
+            events.emit("login-failed", "missing or wrong CSRF token", subject=identity.subject)
+            bottle.redirect("/?error=csrf", 303)
+        keys = (f"cert:{identity.fingerprint_sha256}", f"addr:{identity.client_address}")
+        if throttle.blocked_for(*keys) > 0:
+            events.emit("login-throttled", "too many failed logins", subject=identity.subject)
+            bottle.redirect("/?error=throttled", 303)
+        username = form.getunicode("username", default="") or ""
+        password = form.getunicode("password", default="") or ""
+        if not users.verify(username, password):
+            throttle.failed(*keys)
+            events.emit("login-failed", "wrong username or password", subject=identity.subject, user=username[:64])
+            bottle.redirect("/?error=login", 303)
+        throttle.succeeded(*keys)
+        token = sessions.create(username, identity.fingerprint_sha256)
+        bottle.response.set_cookie(
+            SESSION_COOKIE, token, path="/", httponly=True, secure=True, samesite="strict"
+        )
+        events.emit("login-ok", f"{username} logged in", subject=identity.subject, user=username)
+        bottle.redirect("/user", 303)
+
+    @app.get("/user")
+    def user() -> str:
+        identity = current_identity()
+        session = session_for(identity)
+        if session is None:
+            bottle.redirect("/?error=session", 303)
+        bottle.response.set_header("Cache-Control", "no-store")
+        events.emit("page", "/user", subject=identity.subject, user=session.username)
+        return render("user", identity=identity, session=session, csrf=csrf_token(identity))
+
+    @app.post("/logout")
+    def logout() -> None:
+        identity = current_identity()
+        if hmac.compare_digest(bottle.request.forms.get("csrf", ""), csrf_token(identity)):
+            sessions.end(bottle.request.get_cookie(SESSION_COOKIE))
+            bottle.response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+            events.emit("logout", "logged out", subject=identity.subject)
+        bottle.redirect("/", 303)
+
+    @app.get("/static/<name>")
+    def static(name: str) -> Any:
+        return bottle.static_file(name, root=str(RESOURCES / "static"))
+
+    return app
+
+
+def _apply_headers(response: bottle.BaseResponse) -> None:
+    for name, value in _SECURITY_HEADERS.items():
+        response.set_header(name, value)

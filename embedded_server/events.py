@@ -1,0 +1,62 @@
+"""Structured events of the demo site: kept in memory and, optionally, appended as JSON lines."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # connection-accepted, connection-refused, login-ok, login-failed, page, site-started, ...
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    def to_json(self) -> str:
+        return json.dumps({"time": self.time.isoformat(), "kind": self.kind, "message": self.message, **self.fields})
+
+
+class EventLog:
+    """The last ``capacity`` events, listeners called on every new one, and an optional JSONL file."""
+
+    def __init__(self, *, capacity: int = 2000, path: Path | None = None) -> None:
+        self._events: collections.deque[Event] = collections.deque(maxlen=capacity)
+        self._listeners: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()
+        self.path = path
+
+    def emit(self, kind: str, message: str, **fields: Any) -> Event:
+        event = Event(kind, message, fields)
+        with self._lock:
+            self._events.append(event)
+            listeners = list(self._listeners)
+            if self.path is not None:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    with self.path.open("a", encoding="utf-8") as fh:
+                        fh.write(event.to_json() + "\n")
+                except OSError:
+                    pass  # a full disk must not take the site down; the in-memory log still has it
+        for listener in listeners:
+            listener(event)
+        return event
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Event], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def recent(self) -> list[Event]:
+        with self._lock:
+            return list(self._events)

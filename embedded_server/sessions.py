@@ -1,0 +1,96 @@
+"""Login sessions bound to the client certificate, and login throttling."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+SESSION_LIFETIME = 30 * 60  # seconds; a lesson's exercise, not a day
+MAX_FAILURES = 5  # failed logins per certificate before a pause
+LOCKOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Session:
+    username: str
+    fingerprint: str
+    expires: float
+
+
+class SessionStore:
+    """Server-side sessions: the cookie is a random 256-bit token, nothing else.
+
+    A session is valid only with the certificate it was created with, so a
+    cookie copied to another browser (another certificate) is worthless.
+    """
+
+    def __init__(self, lifetime: float = SESSION_LIFETIME) -> None:
+        self._lifetime = lifetime
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+
+    def create(self, username: str, fingerprint: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._purge()
+            self._sessions[token] = Session(username, fingerprint, time.monotonic() + self._lifetime)
+        return token
+
+    def get(self, token: str | None, fingerprint: str) -> Session | None:
+        if not token:
+            return None
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None:
+                return None
+            if session.expires <= time.monotonic():
+                del self._sessions[token]
+                return None
+        if not secrets.compare_digest(session.fingerprint, fingerprint):
+            return None
+        return session
+
+    def end(self, token: str | None) -> None:
+        if token:
+            with self._lock:
+                self._sessions.pop(token, None)
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, s in self._sessions.items() if s.expires <= now]:
+            del self._sessions[token]
+
+
+class Throttle:
+    """Counts failed logins per key (certificate fingerprint, client address)."""
+
+    def __init__(self, max_failures: int = MAX_FAILURES, lockout: float = LOCKOUT_SECONDS) -> None:
+        self._max = max_failures
+        self._lockout = lockout
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked_for(self, *keys: str) -> float:
+        """Seconds left before another attempt is allowed (0 when allowed)."""
+        now = time.monotonic()
+        worst = 0.0
+        with self._lock:
+            for key in keys:
+                recent = [t for t in self._failures.get(key, []) if now - t < self._lockout]
+                self._failures[key] = recent
+                if len(recent) >= self._max:
+                    worst = max(worst, self._lockout - (now - recent[-self._max]))
+        return worst
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)

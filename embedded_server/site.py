@@ -1,0 +1,155 @@
+"""Run the demo site: stock waitress on loopback, the TLS front on the public address."""
+
+from __future__ import annotations
+
+import errno
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import waitress
+
+from core.site_users import UserStore
+from embedded_server.app import create_app
+from embedded_server.events import EventLog
+from embedded_server.identity import IdentityTable
+from embedded_server.tls_front import TlsFront
+
+DEFAULT_PORT = 8443
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """What the site needs: the server identity, the CA that signs clients, the users."""
+
+    server_cert: Path  # leaf + chain, PEM
+    server_key: Path  # PEM, encrypted
+    server_key_password: str
+    ca_cert: Path  # client certificates must chain to this
+    users_file: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    event_log_file: Path | None = None
+
+
+class SiteError(RuntimeError):
+    """The site could not start; the message says why in plain words."""
+
+
+def make_server_context(config: SiteConfig) -> ssl.SSLContext:
+    """A TLS 1.2+ server context that demands a client certificate signed by the CA.
+
+    Raises:
+        SiteError: a certificate or key file is missing or does not load.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(config.server_cert, config.server_key, password=config.server_key_password)
+    except FileNotFoundError as exc:
+        raise SiteError(f"the server certificate or key is missing ({exc.filename}); issue a server certificate") from exc
+    except ssl.SSLError as exc:
+        raise SiteError(f"the server certificate and key do not load: {exc.reason or exc}") from exc
+    try:
+        ctx.load_verify_locations(cafile=config.ca_cert)
+    except (FileNotFoundError, ssl.SSLError) as exc:
+        raise SiteError(f"the CA certificate {config.ca_cert} does not load") from exc
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class DemoSite:
+    """The demo site, startable and stoppable (from any thread, any number of times)."""
+
+    def __init__(self, config: SiteConfig, *, events: EventLog | None = None) -> None:
+        self.config = config
+        self.events = events or EventLog(path=config.event_log_file)
+        self._lock = threading.Lock()
+        self._front: TlsFront | None = None
+        self._server: waitress.server.BaseWSGIServer | None = None
+        self._loop: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._front is not None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._front is None:
+            raise SiteError("the site is not running")
+        return self._front.address
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        shown = "localhost" if host in ("127.0.0.1", "::1") else (f"[{host}]" if ":" in host else host)
+        return f"https://{shown}:{port}/"
+
+    def start(self) -> str:
+        """Start serving and return the URL.
+
+        Raises:
+            SiteError: the port is in use, the address cannot be bound, or the certificates do not load.
+        """
+        with self._lock:
+            if self._front is not None:
+                return self.url
+            context = make_server_context(self.config)
+            identities = IdentityTable()
+            app = create_app(identities=identities, users=UserStore(self.config.users_file), events=self.events)
+            # waitress stays on loopback with an ephemeral port; only the front faces clients.
+            server = waitress.create_server(
+                app, host="127.0.0.1", port=0, threads=8, ident="mTLS Lab", channel_timeout=120
+            )
+            backend = (str(server.effective_host), int(server.effective_port))  # type: ignore[union-attr]
+            loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
+            loop.start()
+            try:
+                front = TlsFront(
+                    context=context,
+                    backend=backend,
+                    identities=identities,
+                    events=self.events,
+                    host=self.config.host,
+                    port=self.config.port,
+                )
+            except OSError as exc:
+                _stop_waitress(server, loop)
+                if exc.errno == errno.EADDRINUSE:
+                    raise SiteError(
+                        f"port {self.config.port} on {self.config.host} is already in use; "
+                        "stop the other program or choose another port"
+                    ) from exc
+                raise SiteError(f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from exc
+            front.start()
+            self._front, self._server, self._loop = front, server, loop
+        self.events.emit("site-started", f"site started at {self.url}", url=self.url)
+        return self.url
+
+    def reload_context(self) -> None:
+        """Re-read certificates (and later the CRL) for new connections, without a restart."""
+        with self._lock:
+            if self._front is not None:
+                self._front.set_context(make_server_context(self.config))
+
+    def stop(self) -> None:
+        """Stop the front and waitress, and wait for their threads."""
+        with self._lock:
+            front, server, loop = self._front, self._server, self._loop
+            self._front = self._server = self._loop = None
+        if front is None or server is None or loop is None:
+            return
+        front.stop()
+        _stop_waitress(server, loop)
+        self.events.emit("site-stopped", "site stopped")
+
+
+def _stop_waitress(server: waitress.server.BaseWSGIServer, loop: threading.Thread) -> None:
+    # The front has closed every connection to waitress, so once the listening
+    # socket is closed waitress's loop has nothing left in its map and returns.
+    server.close()
+    loop.join(10)
+    dispatcher = getattr(server, "task_dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.shutdown(timeout=5)

@@ -1,0 +1,268 @@
+"""The mutual-TLS front in front of stock waitress.
+
+waitress has no TLS of its own and its maintainers point to a terminating proxy
+(Pylons/waitress #459). This is that proxy, in-process: it accepts TLS on the
+public address, demands a client certificate signed by the CA, and pipes the
+decrypted bytes to waitress on 127.0.0.1.
+
+One thread per connection, with blocking sockets. This is deliberate:
+* a failed server-side handshake on a blocking ``ssl`` socket sends the TLS alert
+  (unknown ca, certificate required, ...) before the socket closes, which the
+  asyncio transport does not (CPython gh-98078);
+* a client that connects and sends nothing only holds its own thread, until the
+  handshake timeout closes it; everyone else is served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from embedded_server.events import EventLog
+from embedded_server.identity import ClientIdentity, IdentityTable
+
+HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to complete the TLS handshake
+IDLE_TIMEOUT = 300.0  # seconds a connection may sit with no traffic either way
+MAX_CONNECTIONS = 512  # a classroom is ~30 browsers with ~6 connections each
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a handshake failed, in words for the event log."""
+
+    reason: str
+    detail: str
+
+
+def explain_handshake_error(exc: BaseException) -> Refusal:
+    """Turn an ``ssl`` exception from a server-side handshake into a plain reason."""
+    detail = str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        msg = (exc.verify_message or "").lower()
+        if "expired" in msg:
+            return Refusal("client certificate expired", detail)
+        if "revoked" in msg:
+            return Refusal("client certificate revoked", detail)
+        if "unsupported certificate purpose" in msg:
+            return Refusal("certificate not made for client authentication", detail)
+        if "local issuer" in msg or "self-signed" in msg or "self signed" in msg:
+            return Refusal("client certificate from an unknown CA", detail)
+        return Refusal(f"client certificate rejected ({exc.verify_message})", detail)
+    reason = getattr(exc, "reason", None) or ""
+    if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
+        return Refusal("no client certificate", detail)
+    if reason in ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST"):
+        return Refusal("plain HTTP sent to the HTTPS port", detail)
+    if reason in ("UNSUPPORTED_PROTOCOL", "NO_SHARED_CIPHER", "WRONG_VERSION_NUMBER"):
+        return Refusal("client offers no TLS version or cipher we accept", detail)
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return Refusal("handshake timed out", detail)
+    if isinstance(exc, (ConnectionError, ssl.SSLEOFError)) or "EOF" in detail:
+        return Refusal("client closed the connection during the handshake", detail)
+    if reason.startswith(("SSLV3_ALERT", "TLSV1_ALERT", "TLSV13_ALERT")):
+        return Refusal(f"client refused our certificate ({reason.split('ALERT_')[-1].lower()})", detail)
+    return Refusal(f"handshake failed ({reason or type(exc).__name__})", detail)
+
+
+class TlsFront:
+    """Accept TLS connections on ``host:port`` and forward them to ``backend``.
+
+    Args:
+        context: a server ``SSLContext`` with ``verify_mode = CERT_REQUIRED``.
+        backend: waitress's (host, port) on loopback.
+        identities: where verified identities are registered for the app.
+        events: the site's event log.
+    """
+
+    def __init__(
+        self,
+        *,
+        context: ssl.SSLContext,
+        backend: tuple[str, int],
+        identities: IdentityTable,
+        events: EventLog,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
+        self._context = context
+        self._backend = backend
+        self._identities = identities
+        self._events = events
+        self._handshake_timeout = handshake_timeout
+        self._idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._conns: set[socket.socket] = set()
+        self._threads: set[threading.Thread] = set()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._stopping = threading.Event()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._listener.bind((host, port))
+            self._listener.listen(128)
+        except BaseException:
+            self._listener.close()
+            raise
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="tls-front-accept", daemon=True)
+
+    def start(self) -> None:
+        self._accept_thread.start()
+
+    def set_context(self, context: ssl.SSLContext) -> None:
+        """Use a new context (new CA, CRL or server certificate) for new connections."""
+        with self._lock:
+            self._context = context
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, close every open connection, and wait for the threads."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._accept_thread.join(timeout)
+        with self._lock:
+            conns = list(self._conns)
+            threads = list(self._threads)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(timeout)
+
+    @property
+    def thread_count(self) -> int:
+        with self._lock:
+            return len(self._threads) + int(self._accept_thread.is_alive())
+
+    # -- internals ---------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sock, addr = self._listener.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                continue
+            if not self._slots.acquire(blocking=False):
+                self._events.emit("connection-refused", "too many connections", client=addr[0])
+                sock.close()
+                continue
+            thread = threading.Thread(
+                target=self._serve, args=(sock, addr), name=f"tls-front-{addr[0]}:{addr[1]}", daemon=True
+            )
+            with self._lock:
+                self._threads.add(thread)
+                self._conns.add(sock)
+            thread.start()
+
+    def _serve(self, sock: socket.socket, addr: tuple[str, int]) -> None:
+        client = f"{addr[0]}:{addr[1]}"
+        tls: ssl.SSLSocket | None = None
+        try:
+            with self._lock:
+                context = self._context
+            sock.settimeout(self._handshake_timeout)
+            try:
+                tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                with self._lock:
+                    self._conns.discard(sock)
+                    self._conns.add(tls)
+                tls.do_handshake()
+            except (ssl.SSLError, OSError) as exc:
+                if not self._stopping.is_set():
+                    refusal = explain_handshake_error(exc)
+                    self._events.emit(
+                        "connection-refused", refusal.reason, client=addr[0], detail=refusal.detail
+                    )
+                return
+            der = tls.getpeercert(binary_form=True)
+            if der is None:  # cannot happen with CERT_REQUIRED; refuse rather than trust
+                self._events.emit("connection-refused", "no client certificate", client=addr[0])
+                return
+            cipher = tls.cipher()
+            identity = ClientIdentity.from_der(
+                der,
+                protocol=tls.version() or "",
+                cipher=cipher[0] if cipher else "",
+                client_address=addr[0],
+            )
+            self._events.emit(
+                "connection-accepted",
+                f"client certificate accepted: {identity.subject}",
+                client=addr[0],
+                subject=identity.subject,
+                protocol=identity.protocol,
+            )
+            self._pipe(tls, identity)
+        except Exception as exc:  # one connection's failure must never stop the front
+            if not self._stopping.is_set():
+                self._events.emit("connection-error", f"connection ended: {exc}", client=client)
+        finally:
+            for s in (tls, sock):
+                if s is not None:
+                    with contextlib.suppress(OSError):
+                        s.close()
+            with self._lock:
+                self._conns.discard(sock)
+                if tls is not None:
+                    self._conns.discard(tls)
+                self._threads.discard(threading.current_thread())
+            self._slots.release()
+
+    def _pipe(self, tls: ssl.SSLSocket, identity: ClientIdentity) -> None:
+        backend = socket.create_connection(self._backend, timeout=self._idle_timeout)
+        port = backend.getsockname()[1]
+        # Register before forwarding a byte; unregister before closing, while the
+        # port is still ours (see identity.py).
+        self._identities.register(port, identity)
+        with self._lock:
+            self._conns.add(backend)
+        try:
+            tls.settimeout(self._idle_timeout)
+            _relay(tls, backend, self._idle_timeout, self._stopping.is_set)
+        finally:
+            self._identities.unregister(port)
+            with self._lock:
+                self._conns.discard(backend)
+            with contextlib.suppress(OSError):
+                backend.close()
+
+
+def _relay(tls: ssl.SSLSocket, backend: socket.socket, idle: float, stopping: Callable[[], bool]) -> None:
+    """Copy bytes both ways until either side closes or nothing moves for ``idle`` seconds."""
+    while not stopping():
+        if tls.pending():
+            readable: list[socket.socket] = [tls]
+        else:
+            readable, _, _ = select.select([tls, backend], [], [], idle)
+            if not readable:
+                return  # idle timeout
+        if tls in readable:
+            try:
+                data = tls.recv(_CHUNK)
+            except ssl.SSLWantReadError:
+                data = None  # only a handshake record (e.g. a session ticket ack) arrived
+            except (ssl.SSLError, OSError):
+                return
+            if data is not None:
+                if not data:
+                    return
+                backend.sendall(data)
+        if backend in readable:
+            try:
+                data = backend.recv(_CHUNK)
+            except OSError:
+                return
+            if not data:
+                return
+            tls.sendall(data)
