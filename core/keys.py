@@ -87,7 +87,7 @@ def key_type_of(key: object) -> KeyType:
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
 
-def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     """The hash to sign with: the curve's own hash for P-384, SHA-256 otherwise."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP384R1):
         return hashes.SHA384()

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from core.keys import PrivateKey, PublicKey, signature_hash
 
@@ -140,7 +139,7 @@ def build_certificate(
     """
     if request.valid_days <= 0:
         raise ValueError("the validity must be at least one day")
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     issuer_name = issuer_cert.subject if issuer_cert is not None else request.subject
     builder = (
         x509.CertificateBuilder()

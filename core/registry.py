@@ -54,7 +54,7 @@ class Record:
     bundle_path: str | None
 
     def is_expired(self, now: dt.datetime | None = None) -> bool:
-        return (now or dt.datetime.now(dt.timezone.utc)) >= self.not_after
+        return (now or dt.datetime.now(dt.UTC)) >= self.not_after
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -117,7 +117,7 @@ class Registry:
             fingerprint(cert),
             cert_path,
             bundle_path,
-            dt.datetime.now(dt.timezone.utc).isoformat(),
+            dt.datetime.now(dt.UTC).isoformat(),
         )
         try:
             with self._connect() as db:

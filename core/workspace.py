@@ -167,7 +167,7 @@ class Workspace:
             raise WrongPassphraseError("the CA passphrase is wrong") from exc
         if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
             raise WorkspaceError("the CA key is of a type mTLS Lab cannot use")
-        if key.public_key().public_numbers() != cert.public_key().public_numbers():  # type: ignore[comparison-overlap]
+        if _spki(key.public_key()) != _spki(cert.public_key()):
             raise WorkspaceError("the CA key does not belong to the CA certificate")
         return Authority(cert, key)
 
@@ -271,6 +271,12 @@ def check_passphrase(passphrase: str) -> None:
     """Raises: ValueError when the CA passphrase is too short."""
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise ValueError(f"the CA passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters")
+
+
+def _spki(public_key: object) -> bytes:
+    return public_key.public_bytes(  # type: ignore[attr-defined,no-any-return]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _pem(cert: x509.Certificate) -> bytes:

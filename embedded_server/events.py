@@ -17,7 +17,7 @@ class Event:
     kind: str  # connection-accepted, connection-refused, login-ok, login-failed, page, site-started, ...
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
-    time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def to_json(self) -> str:
         return json.dumps({"time": self.time.isoformat(), "kind": self.kind, "message": self.message, **self.fields})

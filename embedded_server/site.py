@@ -11,6 +11,7 @@ from pathlib import Path
 import waitress
 
 from core.site_users import UserStore
+from core.workspace import Workspace
 from embedded_server.app import create_app
 from embedded_server.events import EventLog
 from embedded_server.identity import IdentityTable
@@ -32,6 +33,28 @@ class SiteConfig:
     port: int = 0
     event_log_file: Path | None = None
 
+    @classmethod
+    def from_workspace(cls, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0) -> SiteConfig:
+        """The site of a workspace: its server certificate, CA, users and event log.
+
+        Raises:
+            SiteError: the workspace has no CA or no server certificate yet.
+        """
+        if not workspace.has_ca():
+            raise SiteError(f"there is no CA in {workspace.root} yet; create one first")
+        if not workspace.has_server():
+            raise SiteError("the demo site has no server certificate yet; issue one first")
+        return cls(
+            server_cert=workspace.server_cert_path,
+            server_key=workspace.server_key_path,
+            server_key_password=workspace.server_key_password(),
+            ca_cert=workspace.ca_cert_path,
+            users_file=workspace.users_path,
+            host=host,
+            port=port,
+            event_log_file=workspace.root / "site" / "events.jsonl",
+        )
+
 
 class SiteError(RuntimeError):
     """The site could not start; the message says why in plain words."""
@@ -48,7 +71,9 @@ def make_server_context(config: SiteConfig) -> ssl.SSLContext:
     try:
         ctx.load_cert_chain(config.server_cert, config.server_key, password=config.server_key_password)
     except FileNotFoundError as exc:
-        raise SiteError(f"the server certificate or key is missing ({exc.filename}); issue a server certificate") from exc
+        raise SiteError(
+            f"the server certificate or key is missing ({exc.filename}); issue a server certificate"
+        ) from exc
     except ssl.SSLError as exc:
         raise SiteError(f"the server certificate and key do not load: {exc.reason or exc}") from exc
     try:
@@ -102,7 +127,7 @@ class DemoSite:
             server = waitress.create_server(
                 app, host="127.0.0.1", port=0, threads=8, ident="mTLS Lab", channel_timeout=120
             )
-            backend = (str(server.effective_host), int(server.effective_port))  # type: ignore[union-attr]
+            backend = (str(server.effective_host), int(server.effective_port))
             loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
             loop.start()
             try:
