@@ -106,6 +106,13 @@ class DemoSite:
         return self._front.address
 
     @property
+    def backend_address(self) -> tuple[str, int]:
+        """waitress's loopback address (for diagnostics: a direct hit there is refused)."""
+        if self._server is None:
+            raise SiteError("the site is not running")
+        return str(self._server.effective_host), int(self._server.effective_port)
+
+    @property
     def url(self) -> str:
         host, port = self.address
         shown = "localhost" if host in ("127.0.0.1", "::1") else (f"[{host}]" if ":" in host else host)

@@ -1,0 +1,402 @@
+"""The command line: the same core as the GUI, scriptable.
+
+Secrets are never taken as arguments (they would show in ``ps`` and shell
+history): each comes from a file named by an option, an environment variable,
+or a prompt on a terminal; generated ones are written owner-only into the
+workspace's ``secrets/`` folder and shown once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.authority import Authority, common_name
+from core.bundles import BundleError
+from core.connection_test import ConnectionReport, ConnectionTestInput, run_connection_test
+from core.keys import KeyType
+from core.passwords import generate_password
+from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
+from core.workspace import Workspace, WorkspaceError
+
+DEFAULT_WORKSPACE = Path(os.environ.get("MTLSLAB_WORKSPACE", "~/mTLS-Lab")).expanduser()
+DEMO_STUDENT = "Demo Student"
+DEMO_USER = "student"
+CA_SECRET = "ca-passphrase"
+DEMO_BUNDLE_SECRET = "demo-student.p12.password"
+DEMO_USER_SECRET = "demo-user.password"
+
+ENV_CA = "MTLSLAB_CA_PASSPHRASE"
+ENV_BUNDLE = "MTLSLAB_BUNDLE_PASSWORD"
+ENV_PASSWORD = "MTLSLAB_PASSWORD"
+
+
+class CliError(Exception):
+    """A problem to report in one line, exit status 2."""
+
+
+# -- secrets ------------------------------------------------------------------------
+def read_secret_file(path: Path) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read the secret file {path}: {exc.strerror}") from None
+    value = text.splitlines()[0] if text.strip() else ""
+    if not value:
+        raise CliError(f"the secret file {path} is empty")
+    return value
+
+
+def get_secret(*, file: Path | None, env: str, prompt: str, what: str, confirm: bool = False) -> str:
+    """A secret from a file, the environment, or a terminal prompt; never from argv."""
+    if file is not None:
+        return read_secret_file(file)
+    value = os.environ.get(env)
+    if value:
+        return value
+    if sys.stdin is not None and sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Again: ") != first:
+            raise CliError(f"the two {what} entries differ")
+        return first
+    raise CliError(f"no {what} given: use --{what.replace(' ', '-')}-file FILE or set {env}")
+
+
+def ca_passphrase(ws: Workspace, file: Path | None) -> str:
+    stored = ws.read_secret(CA_SECRET)
+    if file is None and not os.environ.get(ENV_CA) and stored:
+        return stored
+    return get_secret(file=file, env=ENV_CA, prompt="CA passphrase: ", what="passphrase")
+
+
+# -- demo ------------------------------------------------------------------------------
+@dataclass
+class DemoResult:
+    workspace: Path
+    setup: list[dict[str, str]] = field(default_factory=list)
+    report: ConnectionReport | None = None
+    url: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and self.report.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workspace": str(self.workspace),
+            "ok": self.ok,
+            "url": self.url,
+            "setup": self.setup,
+            "test": self.report.to_dict() if self.report else None,
+        }
+
+
+def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> DemoResult:
+    """The whole classroom walkthrough, creating only what is missing.
+
+    Raises:
+        CliError: the workspace's CA cannot be opened with the stored passphrase.
+    """
+    from embedded_server.site import DemoSite, SiteConfig
+
+    result = DemoResult(ws.root)
+    authority: Authority | None = None
+
+    def note(step: str, status: str, detail: str) -> None:
+        result.setup.append({"step": step, "status": status, "detail": detail})
+        log(f"[{status:^7}] {step}: {detail}")
+
+    def ca() -> Authority:
+        nonlocal authority
+        if authority is None:
+            try:
+                authority = ws.load_ca(ca_passphrase(ws, None))
+            except WorkspaceError as exc:
+                raise CliError(f"cannot open the CA in {ws.root}: {exc}") from None
+        return authority
+
+    if not ws.has_ca():
+        passphrase = os.environ.get(ENV_CA) or generate_password()
+        authority = ws.create_ca(common_name="mTLS Lab Classroom CA", organization="mTLS Lab", passphrase=passphrase)
+        if not os.environ.get(ENV_CA):
+            ws.write_secret(CA_SECRET, passphrase)
+        note("ca", "created", f"{authority.name} -> {ws.ca_cert_path}")
+    else:
+        note("ca", "reused", f"{common_name(ws.ca_certificate())} in {ws.ca_cert_path}")
+
+    if not ws.has_server():
+        ws.issue_server(ca())
+        note("server-certificate", "created", f"localhost, 127.0.0.1, ::1 -> {ws.server_cert_path}")
+    else:
+        note("server-certificate", "reused", str(ws.server_cert_path))
+
+    bundle_path = ws.bundle_path_for(DEMO_STUDENT)
+    bundle_password = ws.read_secret(DEMO_BUNDLE_SECRET)
+    if not bundle_path.exists() or bundle_password is None:
+        if bundle_path.exists():
+            raise CliError(f"{bundle_path} exists but its password file secrets/{DEMO_BUNDLE_SECRET} is missing")
+        bundle_password = generate_password()
+        ws.write_secret(DEMO_BUNDLE_SECRET, bundle_password)
+        ws.issue_client_bundle(ca(), name=DEMO_STUDENT, password=bundle_password)
+        note("client-bundle", "created", f"{bundle_path} (password in secrets/{DEMO_BUNDLE_SECRET})")
+    else:
+        note("client-bundle", "reused", str(bundle_path))
+
+    user_password = ws.read_secret(DEMO_USER_SECRET)
+    if user_password is None or DEMO_USER not in ws.users.usernames():
+        user_password = generate_password()
+        ws.write_secret(DEMO_USER_SECRET, user_password)
+        ws.users.set_password(DEMO_USER, user_password)
+        note("demo-user", "created", f"{DEMO_USER} (password in secrets/{DEMO_USER_SECRET})")
+    else:
+        note("demo-user", "reused", DEMO_USER)
+
+    site = DemoSite(SiteConfig.from_workspace(ws, host="127.0.0.1", port=0))
+    result.url = site.start()
+    note("site", "started", result.url)
+    try:
+        result.report = run_connection_test(
+            ConnectionTestInput(
+                url=result.url,
+                ca_cert=ws.ca_cert_path,
+                bundle=bundle_path,
+                bundle_password=bundle_password,
+                username=DEMO_USER,
+                password=user_password,
+            )
+        )
+    finally:
+        site.stop()
+        note("site", "stopped", result.url)
+    return result
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    result = run_demo(ws, log=(lambda _m: None) if args.json else print)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        assert result.report is not None
+        print()
+        print(result.report.to_text())
+        print(f"\nCA certificate for the browser: {ws.ca_cert_path}")
+        print(f"Student bundle: {ws.bundle_path_for(DEMO_STUDENT)} (password: {ws.secrets_dir / DEMO_BUNDLE_SECRET})")
+        print(f"Login: {DEMO_USER} (password: {ws.secrets_dir / DEMO_USER_SECRET})")
+    return 0 if result.ok else 1
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    if ws.has_ca():
+        raise CliError(f"{ws.root} already has a CA ({common_name(ws.ca_certificate())})")
+    generated = False
+    if args.passphrase_file is None and not os.environ.get(ENV_CA) and args.generate_passphrase:
+        passphrase, generated = generate_password(), True
+    else:
+        passphrase = get_secret(file=args.passphrase_file, env=ENV_CA, prompt="New CA passphrase: ",
+                                what="passphrase", confirm=True)
+    authority = ws.create_ca(common_name=args.name, organization=args.org, key_type=KeyType.parse(args.key_type),
+                             valid_days=args.days, passphrase=passphrase)
+    if generated:
+        path = ws.write_secret(CA_SECRET, passphrase)
+        print(f"Generated CA passphrase (shown once, also saved owner-only in {path}): {passphrase}")
+    _out(args, {"ca": authority.name, "certificate": str(ws.ca_cert_path)},
+         f"Created CA {authority.name!r}: {ws.ca_cert_path}")
+    return 0
+
+
+def cmd_issue_server(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
+    hosts = args.host or ["localhost", "127.0.0.1", "::1"]
+    cert = ws.issue_server(authority, hosts=hosts, key_type=KeyType.parse(args.key_type), valid_days=args.days)
+    _out(args, {"certificate": str(ws.server_cert_path), "hosts": hosts, "serial": format(cert.serial_number, "X")},
+         f"Issued server certificate for {', '.join(hosts)}: {ws.server_cert_path}")
+    return 0
+
+
+def cmd_issue_client(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
+    if args.password_file is not None:
+        password, shown = read_secret_file(args.password_file), False
+    else:
+        password, shown = generate_password(), True
+    issued = ws.issue_client_bundle(authority, name=args.name, email=args.email, password=password,
+                                    key_type=KeyType.parse(args.key_type), valid_days=args.days)
+    data = {"bundle": str(issued.bundle_path), "certificate": str(issued.cert_path),
+            "serial": format(issued.certificate.serial_number, "X")}
+    if shown:
+        data["password"] = password
+    _out(args, data, f"Issued {issued.bundle_path}" + (f"\nBundle password (shown once): {password}" if shown else ""))
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    if args.password_file is not None:
+        password, shown = read_secret_file(args.password_file), False
+    else:
+        password, shown = generate_password(), True
+    ws.users.set_password(args.username, password)
+    data = {"username": args.username}
+    if shown:
+        data["password"] = password
+    _out(args, data, f"Login {args.username} set" + (f"; password (shown once): {password}" if shown else ""))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    records = ws.registry.list()
+    if args.json:
+        print(json.dumps([{"serial": r.serial, "kind": r.kind, "name": r.common_name, "status": r.status,
+                           "not_after": r.not_after.isoformat(), "fingerprint_sha256": r.fingerprint_sha256,
+                           "bundle": r.bundle_path} for r in records], indent=2))
+    else:
+        for r in records:
+            print(f"{r.kind:7} {r.status:8} {r.not_after:%Y-%m-%d}  {r.common_name}  {r.serial}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from embedded_server.site import DemoSite, SiteConfig
+
+    ws = Workspace(args.workspace)
+    site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port))
+    site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
+    url = site.start()
+    print(f"Serving {url} (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    try:
+        stop.wait(args.seconds if args.seconds else None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site.stop()
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    bundle_password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
+                                 what="bundle password")
+    password = None
+    if args.username:
+        password = get_secret(file=args.password_file, env=ENV_PASSWORD, prompt="Login password: ", what="password")
+    report = run_connection_test(ConnectionTestInput(
+        url=args.url, ca_cert=args.ca, bundle=args.bundle, bundle_password=bundle_password,
+        username=args.username, password=password, timeout=args.timeout))
+    print(report.to_json() if args.json else report.to_text())
+    failed = report.failed_step
+    if failed is not None and not args.json:
+        print(f"failed step: {failed.key}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="mTLS Lab: run a classroom CA, issue client bundles, serve a mutual-TLS demo site, "
+        "and test connections. Without a command, the GUI opens.",
+        epilog=f"Secrets are never taken as arguments: use the *-file options, the environment "
+        f"({ENV_CA}, {ENV_BUNDLE}, {ENV_PASSWORD}) or the prompt.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
+                       help=f"workspace folder (default {DEFAULT_WORKSPACE}, or $MTLSLAB_WORKSPACE)")
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        p.set_defaults(func=func)
+        return p
+
+    add("gui", lambda _a: 0, "open the GUI (the default)")
+    add("demo", cmd_demo, "the whole walkthrough headless: CA, server certificate, bundle, login, site, "
+        "Test Connection; creates only what is missing; exits 0 when every step passed")
+
+    p = add("init", cmd_init, "create the workspace's root CA")
+    p.add_argument("--name", default="mTLS Lab Classroom CA", help="the CA's common name")
+    p.add_argument("--org", default=None, help="organization name")
+    p.add_argument("--key-type", default="ec-p256", help="ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")
+    p.add_argument("--days", type=int, default=CA_DEFAULT_DAYS, help="validity in days (default 10 years)")
+    p.add_argument("--passphrase-file", type=Path, help="file holding the new CA passphrase")
+    p.add_argument("--generate-passphrase", action="store_true",
+                   help="generate the passphrase, show it once and keep it owner-only in secrets/")
+
+    p = add("issue-server", cmd_issue_server, "issue the demo site's server certificate")
+    p.add_argument("--host", action="append", help="host name or IP address (repeatable; default localhost, "
+                   "127.0.0.1, ::1)")
+    p.add_argument("--key-type", default="ec-p256")
+    p.add_argument("--days", type=int, default=SERVER_DEFAULT_DAYS)
+    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+
+    p = add("issue-client", cmd_issue_client, "issue one student's password-protected .p12 bundle")
+    p.add_argument("name", help="the student's name (becomes the certificate's CN and the file name)")
+    p.add_argument("--email", help="e-mail address put in the certificate")
+    p.add_argument("--key-type", default="ec-p256")
+    p.add_argument("--days", type=int, default=CLIENT_DEFAULT_DAYS)
+    p.add_argument("--password-file", type=Path, help="file holding the bundle password (default: generate one)")
+    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+
+    p = add("user", cmd_user, "add a demo site login or change its password")
+    p.add_argument("username")
+    p.add_argument("--password-file", type=Path, help="file holding the password (default: generate one)")
+
+    add("list", cmd_list, "list issued certificates")
+
+    p = add("serve", cmd_serve, "run the demo site until Ctrl-C")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
+    p.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("test", help="Test Connection: check a bundle and a mutual-TLS site step by step",
+                       description="Test Connection: open the bundle, handshake, check the client certificate is "
+                       "accepted, log in and reach the protected page. Exits 1 and names the failed step on failure.")
+    p.add_argument("url", help="https://host:port/")
+    p.add_argument("--ca", type=Path, required=True, help="the CA certificate the server must chain to")
+    p.add_argument("--bundle", type=Path, required=True, help="the client .p12 bundle")
+    p.add_argument("--bundle-password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
+    p.add_argument("--username", help="login name (login steps are skipped without it)")
+    p.add_argument("--password-file", type=Path, help=f"file holding the login password (or ${ENV_PASSWORD})")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, WorkspaceError, BundleError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from embedded_server.site import SiteError
+
+        if isinstance(exc, SiteError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Certificate profiles: every extension's value and criticality, and real verifiers agree."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from core.authority import create_root_ca
+from core.keys import KeyType
+from core.profiles import parse_hosts
+from tests.conftest import Classroom, need
+
+
+def ext(cert: x509.Certificate, cls: type) -> x509.Extension:  # type: ignore[type-arg]
+    return cert.extensions.get_extension_for_class(cls)
+
+
+def test_ca_profile_is_strict_compatible(classroom: Classroom) -> None:
+    ca = classroom.authority.certificate
+    bc = ext(ca, x509.BasicConstraints)
+    assert bc.critical and bc.value.ca is True and bc.value.path_length == 0
+    ku = ext(ca, x509.KeyUsage)
+    assert ku.critical and ku.value.key_cert_sign and ku.value.crl_sign
+    assert not ku.value.digital_signature
+    ski = ext(ca, x509.SubjectKeyIdentifier)
+    assert not ski.critical
+    assert ski.value == x509.SubjectKeyIdentifier.from_public_key(ca.public_key())
+    aki = ext(ca, x509.AuthorityKeyIdentifier)
+    assert aki.value.key_identifier == ski.value.digest
+    assert ca.not_valid_after_utc > ca.not_valid_before_utc
+    assert (ca.not_valid_after_utc - ca.not_valid_before_utc).days >= 3650
+
+
+def test_server_profile(classroom: Classroom) -> None:
+    cert = classroom.workspace.server_certificate()
+    san = ext(cert, x509.SubjectAlternativeName)
+    assert not san.critical
+    assert san.value.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert set(san.value.get_values_for_type(x509.IPAddress)) == {
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
+    }
+    eku = ext(cert, x509.ExtendedKeyUsage)
+    assert list(eku.value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    bc = ext(cert, x509.BasicConstraints)
+    assert bc.critical and bc.value.ca is False
+    ku = ext(cert, x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and not ku.value.key_cert_sign
+    ca_ski = ext(classroom.authority.certificate, x509.SubjectKeyIdentifier).value
+    assert ext(cert, x509.AuthorityKeyIdentifier).value.key_identifier == ca_ski.digest
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 398
+
+
+def test_client_profile(classroom: Classroom) -> None:
+    cert = classroom.bundle.certificate
+    eku = ext(cert, x509.ExtendedKeyUsage)
+    assert list(eku.value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(x509.RFC822Name) == ["ada@example.org"]
+    ku = ext(cert, x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and not ku.value.key_encipherment
+
+
+@pytest.mark.parametrize(("purpose", "which"), [("sslserver", "server"), ("sslclient", "client")])
+def test_openssl_strict_verify(classroom: Classroom, purpose: str, which: str) -> None:
+    ws = classroom.workspace
+    leaf = ws.server_cert_path if which == "server" else classroom.bundle.cert_path
+    out = subprocess.run(
+        [need("openssl"), "verify", "-x509_strict", "-purpose", purpose, "-CAfile", str(ws.ca_cert_path), str(leaf)],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_serials_are_random_and_distinct(classroom: Classroom) -> None:
+    serials = {classroom.authority.issue_client(name=f"s{i}").certificate.serial_number for i in range(50)}
+    assert len(serials) == 50
+    assert all(s.bit_length() >= 64 for s in serials)
+
+
+def test_rsa_ca_and_server_use_key_encipherment() -> None:
+    ca = create_root_ca(common_name="RSA CA", key_type=KeyType.RSA_2048)
+    server = ca.issue_server(hosts=["localhost"], key_type=KeyType.RSA_2048).certificate
+    assert ext(server, x509.KeyUsage).value.key_encipherment
+
+
+def test_ed25519_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="browsers"):
+        KeyType.parse("ed25519")
+
+
+@pytest.mark.parametrize("bad", ["", "bad host", "-x.example", "a..b", "ex ample.org", "x" * 300])
+def test_bad_host_names_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_hosts([bad])

@@ -1,0 +1,88 @@
+"""The command line, run as a user would: a real subprocess with no terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MTLSLAB_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL, env=full_env, cwd=ROOT, check=False)
+
+
+def test_demo_json_passes_then_reuses(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    first = cli("demo", "--workspace", str(ws), "--json")
+    assert first.returncode == 0, first.stdout + first.stderr
+    data = json.loads(first.stdout)
+    assert data["ok"] is True
+    assert [s["status"] for s in data["test"]["steps"]] == ["ok"] * 5
+    assert {s["step"]: s["status"] for s in data["setup"] if s["step"] != "site"} == {
+        "ca": "created", "server-certificate": "created", "client-bundle": "created", "demo-user": "created"}
+    ca_before = (ws / "ca" / "ca.crt").read_bytes()
+
+    second = cli("demo", "--workspace", str(ws), "--json")
+    assert second.returncode == 0, second.stdout + second.stderr
+    data2 = json.loads(second.stdout)
+    assert data2["ok"] is True
+    assert {s["step"]: s["status"] for s in data2["setup"] if s["step"] != "site"} == {
+        "ca": "reused", "server-certificate": "reused", "client-bundle": "reused", "demo-user": "reused"}
+    assert (ws / "ca" / "ca.crt").read_bytes() == ca_before
+    # Generated secrets are kept owner-only and never printed.
+    for name in ("ca-passphrase", "demo-student.p12.password", "demo-user.password"):
+        secret = ws / "secrets" / name
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        assert secret.read_text().strip() not in first.stdout
+
+
+def test_test_command_names_the_failed_step(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    pw = tmp_path / "pw"
+    pw.write_text("definitely-wrong\n")
+    out = cli("test", "https://localhost:9/", "--ca", str(ws / "ca" / "ca.crt"),
+              "--bundle", str(ws / "clients" / "demo-student.p12"), "--bundle-password-file", str(pw))
+    assert out.returncode == 1
+    assert "The bundle password is wrong." in out.stdout
+    assert "failed step: bundle" in out.stderr
+
+
+def test_secrets_are_never_prompted_without_a_terminal(tmp_path: Path) -> None:
+    out = cli("test", "https://localhost:9/", "--ca", "x", "--bundle", "y")
+    assert out.returncode == 2
+    assert "--bundle-password-file" in out.stderr and "MTLSLAB_BUNDLE_PASSWORD" in out.stderr
+
+
+def test_issue_client_and_list(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    pf = tmp_path / "pass"
+    pf.write_text("a-long-ca-passphrase\n")
+    assert cli("init", "--workspace", str(ws), "--name", "CLI CA", "--passphrase-file", str(pf)).returncode == 0
+    issued = cli("issue-client", "Grace Hopper", "--workspace", str(ws), "--passphrase-file", str(pf), "--json")
+    assert issued.returncode == 0, issued.stderr
+    data = json.loads(issued.stdout)
+    assert Path(data["bundle"]).name == "grace-hopper.p12"
+    assert len(data["password"]) >= 16
+    listing = json.loads(cli("list", "--workspace", str(ws), "--json").stdout)
+    assert [r["name"] for r in listing if r["kind"] == "client"] == ["Grace Hopper"]
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-passphrase\n")
+    bad = cli("issue-client", "Alan", "--workspace", str(ws), "--passphrase-file", str(wrong))
+    assert bad.returncode == 2
+    assert "error: the CA passphrase is wrong" in bad.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    out = cli("--help")
+    assert out.returncode == 0
+    for command in ("demo", "serve", "test", "init", "issue-client", "issue-server", "user", "list"):
+        assert command in out.stdout
