@@ -30,13 +30,13 @@ from core.workspace import Workspace, WorkspaceError
 DEFAULT_WORKSPACE = Path(os.environ.get("MTLSLAB_WORKSPACE", "~/mTLS-Lab")).expanduser()
 DEMO_STUDENT = "Demo Student"
 DEMO_USER = "student"
-CA_SECRET = "ca-passphrase"
-DEMO_BUNDLE_SECRET = "demo-student.p12.password"
-DEMO_USER_SECRET = "demo-user.password"
+CA_SECRET = "ca-passphrase"  # noqa: S105 (a file or variable name, not a secret)
+DEMO_BUNDLE_SECRET = "demo-student.p12.password"  # noqa: S105 (a file or variable name, not a secret)
+DEMO_USER_SECRET = "demo-user.password"  # noqa: S105 (a file or variable name, not a secret)
 
 ENV_CA = "MTLSLAB_CA_PASSPHRASE"
 ENV_BUNDLE = "MTLSLAB_BUNDLE_PASSWORD"
-ENV_PASSWORD = "MTLSLAB_PASSWORD"
+ENV_PASSWORD = "MTLSLAB_PASSWORD"  # noqa: S105 (a file or variable name, not a secret)
 
 
 class CliError(Exception):

@@ -13,9 +13,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from core.authority import Authority  # noqa: E402
-from core.workspace import IssuedBundle, Workspace  # noqa: E402
-from embedded_server.site import DemoSite, SiteConfig  # noqa: E402
+from core.authority import Authority
+from core.workspace import IssuedBundle, Workspace
+from embedded_server.site import DemoSite, SiteConfig
 
 CA_PASSPHRASE = "correct horse battery"
 BUNDLE_PASSWORD = "bundle-pass-123"
