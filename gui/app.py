@@ -1,0 +1,50 @@
+"""Start the GUI: ``python main.py [gui] [--workspace DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+DEFAULT_WORKSPACE = Path("~/mTLS-Lab")
+_SETTINGS_KEY = "workspace/last"
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mtls-lab gui", description="Open the mTLS Lab window.")
+    parser.add_argument("--workspace", type=Path, help="workspace folder (default: the last one, or ~/mTLS-Lab)")
+    return parser.parse_args(list(argv))
+
+
+def choose_workspace(explicit: Path | None, settings: QSettings) -> Path:
+    """The workspace to open: the one asked for, else the one used last, else ``~/mTLS-Lab``."""
+    if explicit is not None:
+        return explicit.expanduser().resolve()
+    remembered = settings.value(_SETTINGS_KEY)
+    if isinstance(remembered, str) and remembered:
+        return Path(remembered)
+    return DEFAULT_WORKSPACE.expanduser().resolve()
+
+
+def run_gui(argv: list[str]) -> int:
+    """Create the application and the main window, and run until it is closed."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        # Qt takes its own options (-platform, -style ...) out of the list first.
+        app = QApplication([sys.argv[0] if sys.argv else "mtls-lab", *argv])
+    app.setApplicationName("mTLS Lab")
+    app.setOrganizationName("mTLS Lab")
+    args = parse_args(app.arguments()[1:])
+    settings = QSettings()
+    workspace = choose_workspace(args.workspace, settings)
+    settings.setValue(_SETTINGS_KEY, str(workspace))
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow(workspace)
+    window.show()
+    return int(app.exec())

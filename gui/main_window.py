@@ -1,0 +1,139 @@
+"""The main window: a navigation list on the left, one area at a time on the right."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QStyle,
+    QWidget,
+    QWizard,
+)
+
+from core.authority import Authority
+from core.workspace import IssuedBundle, Workspace
+from gui.messages import Messages
+from gui.operations import TaskManager
+from gui.pages.authority import AuthorityPage
+from gui.pages.certificates import CertificatesPage
+from gui.pages.demo_site import DemoSitePage
+from gui.pages.test_connection import TestConnectionPage
+from gui.session import Credentials, Session
+from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard
+
+
+class Area(enum.IntEnum):
+    AUTHORITY = 0
+    CERTIFICATES = 1
+    DEMO_SITE = 2
+    TEST_CONNECTION = 3
+
+
+AREA_LABELS = {
+    Area.AUTHORITY: ("Authority", QStyle.StandardPixmap.SP_DriveHDIcon),
+    Area.CERTIFICATES: ("Certificates", QStyle.StandardPixmap.SP_FileDialogDetailedView),
+    Area.DEMO_SITE: ("Demo Site", QStyle.StandardPixmap.SP_ComputerIcon),
+    Area.TEST_CONNECTION: ("Test Connection", QStyle.StandardPixmap.SP_MediaPlay),
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, workspace: Path | str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        ws = Workspace(workspace)
+        self.messages = Messages(self)
+        self.tasks = TaskManager(self)
+        self.session = Session(ws, self.messages, self.tasks)
+        self.wizard: QWizard | None = None
+        self.setWindowTitle(f"mTLS Lab — {ws.root}")
+
+        self.authority_page = AuthorityPage(self.session)
+        self.certificates_page = CertificatesPage(self.session)
+        self.demo_site_page = DemoSitePage(self.session)
+        self.test_connection_page = TestConnectionPage(self.session)
+        self.authority_page.create_ca_requested.connect(self.open_create_ca)
+        self.authority_page.issue_bundle_requested.connect(self.open_issue_bundle)
+
+        self.nav = QListWidget()
+        self.nav.setIconSize(QSize(22, 22))
+        self.nav.setFixedWidth(190)
+        self.stack = QStackedWidget()
+        for area, page in (
+            (Area.AUTHORITY, self.authority_page),
+            (Area.CERTIFICATES, self.certificates_page),
+            (Area.DEMO_SITE, self.demo_site_page),
+            (Area.TEST_CONNECTION, self.test_connection_page),
+        ):
+            label, icon = AREA_LABELS[area]
+            item = QListWidgetItem(self.style().standardIcon(icon), label)
+            item.setSizeHint(QSize(0, 40))
+            self.nav.addItem(item)
+            self.stack.addWidget(page)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.setCurrentRow(Area.AUTHORITY)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.tasks.started.connect(lambda label: self.statusBar().showMessage(f"Working: {label}…"))
+        self.tasks.idle.connect(self.statusBar().clearMessage)
+        self.resize(1100, 720)
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.session.workspace
+
+    def show_area(self, area: Area) -> None:
+        self.nav.setCurrentRow(area)
+
+    # -- wizards ----------------------------------------------------------------------
+    def open_create_ca(self) -> CreateCaWizard:
+        wizard = CreateCaWizard(self.session, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.created.connect(self._ca_created)
+        self._open(wizard)
+        return wizard
+
+    def _ca_created(self, authority: Authority) -> None:
+        self.session.set_authority(authority)
+        self.session.certificates_changed.emit()
+        self.messages.info(
+            "CA created",
+            f"The CA “{authority.name}” is ready. Next: issue the server certificate, then client bundles.",
+        )
+
+    def open_issue_bundle(self) -> None:
+        self.session.with_authority(self._open_issue_bundle_with)
+
+    def _open_issue_bundle_with(self, authority: Authority) -> None:
+        wizard = IssueBundleWizard(self.session, authority, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.issued.connect(self._bundle_issued)
+        self._open(wizard)
+
+    def _bundle_issued(self, bundle: IssuedBundle, password: str) -> None:
+        self.session.last_bundle = Credentials(bundle.name, password, bundle.bundle_path)
+        self.session.certificates_changed.emit()
+        self.session.bundle_issued.emit()
+        self.bundle_dialog = BundleReadyDialog(bundle.bundle_path, password, self)
+        self.bundle_dialog.show()
+
+    def _open(self, wizard: QWizard) -> None:
+        self.wizard = wizard
+        wizard.open()  # window-modal, non-blocking
+
+    # -- closing ----------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.tasks.wait_for_workers()
+        self.demo_site_page.shutdown()
+        super().closeEvent(event)

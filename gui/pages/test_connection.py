@@ -1,0 +1,227 @@
+"""Test Connection: walk a mutual-TLS login step by step, live, and explain any failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.connection_test import ConnectionReport, ConnectionTestInput, Status, Step, run_connection_test
+from gui.session import Session
+
+STATUS_WORDS = {Status.OK: "ok", Status.FAILED: "failed", Status.SKIPPED: "skipped"}
+STATUS_ICONS = {
+    Status.OK: QStyle.StandardPixmap.SP_DialogApplyButton,
+    Status.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
+    Status.SKIPPED: QStyle.StandardPixmap.SP_ArrowRight,
+}
+
+
+class _StepRelay(QObject):
+    """``run_connection_test`` reports steps on the worker thread; this queues them to the GUI thread."""
+
+    step = Signal(object)
+
+
+class TestConnectionPage(QWidget):
+    # Tell pytest this is not a test class despite its name.
+    __test__ = False
+
+    report_ready = Signal(object)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.report: ConnectionReport | None = None
+        self._relay = _StepRelay(self)
+        self._relay.step.connect(self._add_step)
+
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("https://localhost:8443/")
+        self.ca_file = QLineEdit()
+        self.bundle_file = QLineEdit()
+        self.bundle_password = QLineEdit()
+        self.bundle_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.username = QLineEdit()
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.browse_ca = QPushButton("Browse…")
+        self.browse_bundle = QPushButton("Browse…")
+        self.browse_ca.clicked.connect(
+            lambda: self._pick(self.ca_file, "CA certificate", "Certificates (*.crt *.pem *.cer *.der);;All files (*)")
+        )
+        self.browse_bundle.clicked.connect(
+            lambda: self._pick(self.bundle_file, "Client bundle", "PKCS#12 bundles (*.p12 *.pfx);;All files (*)")
+        )
+        inputs = QGroupBox("What to test")
+        form = QFormLayout(inputs)
+        form.addRow("Site address:", self.url)
+        form.addRow("CA certificate:", _row(self.ca_file, self.browse_ca))
+        form.addRow("Client bundle:", _row(self.bundle_file, self.browse_bundle))
+        form.addRow("Bundle password:", self.bundle_password)
+        form.addRow("Username:", self.username)
+        form.addRow("Password:", self.password)
+
+        self.run_button = QPushButton("Run test")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.run_test)
+        self.copy_button = QPushButton("Copy report")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self.copy_report)
+        self.result = QLabel()
+        self.result.setWordWrap(True)
+        actions = QHBoxLayout()
+        actions.addWidget(self.run_button)
+        actions.addWidget(self.result, 1)
+        actions.addWidget(self.copy_button)
+
+        self.steps = QTreeWidget()
+        self.steps.setColumnCount(2)
+        self.steps.setHeaderLabels(["Step", "Details"])
+        self.steps.setWordWrap(True)
+        self.steps.setUniformRowHeights(False)
+        self.steps.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.steps.header().setStretchLastSection(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Test connection</h2>"))
+        layout.addWidget(inputs)
+        layout.addLayout(actions)
+        layout.addWidget(self.steps, 1)
+
+        session.site_changed.connect(self._prefill_url)
+        session.ca_changed.connect(self._prefill_files)
+        session.bundle_issued.connect(self._prefill_bundle)
+        session.demo_user_changed.connect(self._prefill_user)
+        self._prefill_files()
+
+    # -- pre-filling from the workspace and session -----------------------------------
+    def _prefill_url(self) -> None:
+        if self.session.site_url:
+            self.url.setText(self.session.site_url)
+
+    def _prefill_files(self) -> None:
+        ws = self.session.workspace
+        if not self.ca_file.text() and ws.ca_cert_path.is_file():
+            self.ca_file.setText(str(ws.ca_cert_path))
+        if not self.bundle_file.text() and ws.clients_dir.is_dir():
+            bundles = sorted(ws.clients_dir.glob("*.p12"), key=lambda p: p.stat().st_mtime, reverse=True)
+            if bundles:
+                self.bundle_file.setText(str(bundles[0]))
+
+    def _prefill_bundle(self) -> None:
+        bundle = self.session.last_bundle
+        if bundle is not None:
+            self.bundle_file.setText(str(bundle.path))
+            self.bundle_password.setText(bundle.password)
+        self._prefill_files()
+
+    def _prefill_user(self) -> None:
+        user = self.session.demo_user
+        if user is not None:
+            self.username.setText(user.name)
+            self.password.setText(user.password)
+
+    def _pick(self, target: QLineEdit, title: str, file_filter: str) -> None:
+        start = target.text() or str(self.session.workspace.root)
+        path = self.session.messages.ask_file(title, start, file_filter, parent=self)
+        if path:
+            target.setText(path)
+
+    # -- running --------------------------------------------------------------------------
+    def run_test(self) -> None:
+        url = self.url.text().strip()
+        if not url:
+            self.session.messages.error("Nothing to test", "Type the site address, or start the demo site first.")
+            return
+        params = ConnectionTestInput(
+            url=url,
+            ca_cert=Path(self.ca_file.text().strip()),
+            bundle=Path(self.bundle_file.text().strip()),
+            bundle_password=self.bundle_password.text(),
+            username=self.username.text().strip() or None,
+            password=self.password.text() or None,
+        )
+        self.steps.clear()
+        self.report = None
+        self.copy_button.setEnabled(False)
+        self.run_button.setEnabled(False)
+        self.result.setText("Testing…")
+        self.session.tasks.run(
+            lambda: run_connection_test(params, on_step=self._relay.step.emit),
+            on_success=self._finished,
+            on_failure=self._crashed,
+            owner=self,
+            label="test connection",
+        )
+
+    @Slot(object)
+    def _add_step(self, step: Step) -> None:
+        item = QTreeWidgetItem([step.title, STATUS_WORDS[step.status]])
+        item.setIcon(0, self.style().standardIcon(STATUS_ICONS[step.status]))
+        item.setData(0, Qt.ItemDataRole.UserRole, step.status.value)
+        for name, value in step.facts.items():
+            QTreeWidgetItem(item, [name, value])
+        for caption, text in (("Cause", step.cause), ("Fix", step.fix)):
+            if text:
+                child = QTreeWidgetItem(item, [caption, text])
+                child.setToolTip(1, text)
+                font = child.font(0)
+                font.setBold(True)
+                child.setFont(0, font)
+        self.steps.addTopLevelItem(item)
+        item.setExpanded(step.status is not Status.SKIPPED)
+
+    def _finished(self, report: ConnectionReport) -> None:
+        self.report = report
+        self.run_button.setEnabled(True)
+        self.copy_button.setEnabled(True)
+        failed = report.failed_step
+        if report.ok:
+            self.result.setText("<b style='color:#1b7f3b'>All steps passed.</b>")
+        elif failed is not None:
+            self.result.setText(
+                f"<b style='color:#b00020'>Failed at “{failed.title}”.</b> See the cause and fix below."
+            )
+        else:
+            self.result.setText("Nothing was tested.")
+        self.report_ready.emit(report)
+
+    def _crashed(self, message: str) -> None:
+        self.run_button.setEnabled(True)
+        self.result.setText("The test itself failed.")
+        self.session.messages.error("Test Connection failed", message)
+
+    def copy_report(self) -> None:
+        if self.report is not None:
+            QGuiApplication.clipboard().setText(self.report.to_text())
+
+    def step_statuses(self) -> list[tuple[str, str]]:
+        """(title, status) of every step shown, for tests and the report preview."""
+        out = []
+        for i in range(self.steps.topLevelItemCount()):
+            item = self.steps.topLevelItem(i)
+            out.append((item.text(0), str(item.data(0, Qt.ItemDataRole.UserRole))))
+        return out
+
+
+def _row(field: QLineEdit, button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(field, 1)
+    row.addWidget(button)
+    return row

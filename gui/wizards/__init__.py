@@ -1,0 +1,6 @@
+"""Step-by-step dialogs for the actions that need several answers."""
+
+from gui.wizards.create_ca import CreateCaWizard
+from gui.wizards.issue_bundle import BundleReadyDialog, IssueBundleWizard
+
+__all__ = ["BundleReadyDialog", "CreateCaWizard", "IssueBundleWizard"]
