@@ -63,8 +63,8 @@ class Operation(QObject):
         self,
         fn: Callable[[], Any],
         *,
-        on_success: Callable[[Any], None] | None = None,
-        on_failure: Callable[[str], None] | None = None,
+        on_success: Callable[[Any], object] | None = None,
+        on_failure: Callable[[str], object] | None = None,
         owner: QObject | None = None,
         label: str = "",
         parent: QObject | None = None,
@@ -125,8 +125,8 @@ class TaskManager(QObject):
         self,
         fn: Callable[[], Any],
         *,
-        on_success: Callable[[Any], None] | None = None,
-        on_failure: Callable[[str], None] | None = None,
+        on_success: Callable[[Any], object] | None = None,
+        on_failure: Callable[[str], object] | None = None,
         owner: QObject | None = None,
         label: str = "",
     ) -> Operation:
@@ -140,12 +140,18 @@ class TaskManager(QObject):
         """
         op = Operation(fn, on_success=on_success, on_failure=on_failure, owner=owner, label=label, parent=self)
         self._running.add(op)
-        op.finished.connect(lambda: self._forget(op))
+        # A slot using sender(), not a lambda holding ``op``: a closure over the operation connected to
+        # its own signal makes a reference cycle that PySide cannot break safely when the parent dies.
+        op.finished.connect(self._forget)
         self.started.emit(label)
         op.start(self._pool)
         return op
 
-    def _forget(self, op: Operation) -> None:
+    @Slot()
+    def _forget(self) -> None:
+        op = self.sender()
+        if not isinstance(op, Operation):
+            return
         self._running.discard(op)
         op.deleteLater()
         if not self._running:

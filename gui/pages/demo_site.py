@@ -34,7 +34,7 @@ _BAD_KINDS = ("refused", "failed", "error", "denied")
 class _EventRelay(QObject):
     """Site listeners run on server threads; emitting here queues the event to the GUI thread."""
 
-    event = Signal(object)
+    site_event = Signal(object)
 
 
 class DemoSitePage(QWidget):
@@ -42,7 +42,7 @@ class DemoSitePage(QWidget):
         super().__init__(parent)
         self.session = session
         self._relay = _EventRelay(self)
-        self._relay.event.connect(self._append_event)
+        self._relay.site_event.connect(self._append_event)
         self._starting: DemoSite | None = None
 
         # -- site ----------------------------------------------------------------
@@ -226,7 +226,7 @@ class DemoSitePage(QWidget):
     # -- events ----------------------------------------------------------------------------
     def _on_site_event(self, event: Event) -> None:
         # Called on a server thread: only emit, never touch widgets here.
-        self._relay.event.emit(event)
+        self._relay.site_event.emit(event)
 
     @Slot(object)
     def _append_event(self, event: Event) -> None:

@@ -216,6 +216,7 @@ class TestConnectionPage(QWidget):
         out = []
         for i in range(self.steps.topLevelItemCount()):
             item = self.steps.topLevelItem(i)
+            assert item is not None
             out.append((item.text(0), str(item.data(0, Qt.ItemDataRole.UserRole))))
         return out
 
