@@ -87,12 +87,16 @@ class CertificateModel(QAbstractTableModel):
         if role == SORT_ROLE:
             if col is Column.VALID_UNTIL:
                 return rec.not_after.isoformat()
+            if col is Column.FINGERPRINT:
+                return rec.fingerprint_sha256
             return self._display(rec, col)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col is Column.NAME:
                 return rec.subject
             if col is Column.FINGERPRINT:
                 return rec.fingerprint_sha256
+            if col is Column.SERIAL:
+                return rec.serial
             if col is Column.VALID_UNTIL:
                 return f"from {_when(rec.not_before)} to {_when(rec.not_after)}"
             return None
@@ -112,7 +116,15 @@ class CertificateModel(QAbstractTableModel):
             return _when(rec.not_after)
         if col is Column.STATUS:
             return status_of(rec)
-        return rec.fingerprint_sha256
+        return short_fingerprint(rec.fingerprint_sha256)
+
+
+def short_fingerprint(full: str) -> str:
+    """First and last four bytes, as people compare fingerprints by eye; the full one is in the tooltip."""
+    parts = full.split(":")
+    if len(parts) <= 8:
+        return full
+    return ":".join(parts[:4]) + " … " + ":".join(parts[-4:])
 
 
 def _when(moment: dt.datetime) -> str:
@@ -120,10 +132,11 @@ def _when(moment: dt.datetime) -> str:
 
 
 def make_proxy(model: CertificateModel, parent: QObject | None = None) -> QSortFilterProxyModel:
-    """Sorts by :data:`SORT_ROLE` (dates sort as dates) and filters on every column, ignoring case."""
+    """Sorts and filters by :data:`SORT_ROLE` (dates as dates, full fingerprints) on every column, ignoring case."""
     proxy = QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
     proxy.setSortRole(SORT_ROLE)
+    proxy.setFilterRole(SORT_ROLE)
     proxy.setFilterKeyColumn(-1)
     proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     return proxy

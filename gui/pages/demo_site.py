@@ -52,6 +52,7 @@ class DemoSitePage(QWidget):
         self.port.setValue(DEFAULT_PORT)
         self.port.setSpecialValueText("any free port")
         self.port.setToolTip("0 picks any free port")
+        self.port.setMinimumWidth(self.port.fontMetrics().horizontalAdvance("any free port") + 40)
         self.start_button = QPushButton("Start")
         self.stop_button = QPushButton("Stop")
         self.start_button.clicked.connect(self.start_site)

@@ -172,12 +172,19 @@ class TestConnectionPage(QWidget):
 
     @Slot(object)
     def _add_step(self, step: Step) -> None:
-        item = QTreeWidgetItem([step.title, STATUS_WORDS[step.status]])
+        detail = STATUS_WORDS[step.status]
+        if step.status is Status.SKIPPED and step.cause:
+            detail += f" — {step.cause}"
+        item = QTreeWidgetItem([step.title, detail])
         item.setIcon(0, self.style().standardIcon(STATUS_ICONS[step.status]))
         item.setData(0, Qt.ItemDataRole.UserRole, step.status.value)
         for name, value in step.facts.items():
             QTreeWidgetItem(item, [name, value])
-        for caption, text in (("Cause", step.cause), ("Fix", step.fix)):
+        # A skipped step's cause is its reason, already shown beside the title.
+        explained = [("Cause", step.cause), ("Fix", step.fix)] if step.status is not Status.SKIPPED else [
+            ("Fix", step.fix)
+        ]
+        for caption, text in explained:
             if text:
                 child = QTreeWidgetItem(item, [caption, text])
                 child.setToolTip(1, text)

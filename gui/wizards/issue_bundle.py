@@ -94,7 +94,9 @@ class PasswordPage(QWizardPage):
         row.addWidget(self.generate)
         self.error = ErrorLabel()
         form = QFormLayout(self)
-        form.addRow("&Password:", row)
+        label = QLabel("&Password:")
+        label.setBuddy(self.password)  # addRow(str, layout) would show the "&" literally
+        form.addRow(label, row)
         form.addRow(self.error)
         self.registerField("password*", self.password)
         self.password.textChanged.connect(self.error.clear_error)
@@ -252,4 +254,4 @@ class BundleReadyDialog(QDialog):
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(buttons)
-        self.resize(560, 180)
+        self.resize(780, 190)
