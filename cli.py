@@ -256,6 +256,25 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_revoke(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
+    record = ws.revoke(authority, args.certificate, reason=args.reason)
+    _out(args, {"serial": record.serial, "name": record.common_name, "status": record.status,
+                "crl": str(ws.crl_pem_path)},
+         f"Revoked {record.common_name} ({record.serial}); CRL updated: {ws.crl_pem_path}")
+    return 0
+
+
+def cmd_crl(args: argparse.Namespace) -> int:
+    ws = Workspace(args.workspace)
+    crl = ws.publish_crl(ws.load_ca(ca_passphrase(ws, args.passphrase_file)))
+    _out(args, {"crl": str(ws.crl_pem_path), "der": str(ws.crl_der_path), "revoked": len(list(crl)),
+                "next_update": crl.next_update_utc.isoformat() if crl.next_update_utc else None},
+         f"CRL re-signed ({len(list(crl))} revoked): {ws.crl_pem_path}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     records = ws.registry.list()
@@ -359,6 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("list", cmd_list, "list issued certificates")
 
+    p = add("revoke", cmd_revoke, "revoke a certificate (by serial or client name) and re-sign the CRL; "
+            "a running site refuses it from the next connection")
+    p.add_argument("certificate", help="serial number (hex) or the client's name")
+    p.add_argument("--reason", default="unspecified",
+                   help="RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, "
+                   "cessationOfOperation, certificateHold, privilegeWithdrawn, cACompromise")
+    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+
+    p = add("crl", cmd_crl, "re-sign the certificate revocation list (ca/crl.pem and ca/crl.der)")
+    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+
     p = add("serve", cmd_serve, "run the demo site until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
@@ -384,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, WorkspaceError, BundleError, ValueError) as exc:
+    except (CliError, WorkspaceError, BundleError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 
 from core.authority import common_name
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -34,6 +35,10 @@ _MIGRATIONS: dict[int, str] = {
         issued_at TEXT NOT NULL
     );
     CREATE INDEX certificates_cn ON certificates (common_name);
+    """,
+    2: """
+    CREATE TABLE crl_state (id INTEGER PRIMARY KEY CHECK (id = 1), number INTEGER NOT NULL);
+    INSERT INTO crl_state (id, number) VALUES (1, 0);
     """,
 }
 
@@ -146,6 +151,40 @@ class Registry:
             else:
                 rows = db.execute(_SELECT + " WHERE kind = ? ORDER BY issued_at DESC", (kind,)).fetchall()
         return [_record(r) for r in rows]
+
+    def revoke(self, serial: str, *, reason: str, when: dt.datetime | None = None) -> Record:
+        """Mark a certificate revoked.
+
+        Raises:
+            KeyError: the serial is unknown.
+            ValueError: it is already revoked, or it is the CA itself.
+        """
+        record = self.get(serial)
+        if record.kind == "ca":
+            raise ValueError("the CA certificate cannot revoke itself; create a new CA instead")
+        if record.status == "revoked":
+            raise ValueError(f"{record.common_name} ({record.serial}) is already revoked")
+        when = when or dt.datetime.now(dt.UTC)
+        with self._connect() as db:
+            db.execute(
+                "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE serial = ?",
+                (when.isoformat(), reason, record.serial),
+            )
+        return self.get(record.serial)
+
+    def revoked(self) -> builtins.list[tuple[str, dt.datetime, str]]:
+        """(serial, revocation time, reason) of every revoked certificate."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE status = 'revoked'"
+            ).fetchall()
+        return [(r[0], dt.datetime.fromisoformat(r[1]), r[2]) for r in rows]
+
+    def next_crl_number(self) -> int:
+        """Increment and return the CRL number (RFC 5280: monotonically increasing)."""
+        with self._connect() as db:
+            db.execute("UPDATE crl_state SET number = number + 1 WHERE id = 1")
+            return int(db.execute("SELECT number FROM crl_state WHERE id = 1").fetchone()[0])
 
     def find_client(self, name: str) -> Record | None:
         """The newest valid client certificate for ``name``, if any."""

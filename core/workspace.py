@@ -4,6 +4,7 @@ Layout (documented in docs/workspace.md)::
 
     ca/ca.crt            CA certificate (hand this to students), 0644
     ca/ca.key            CA private key, PKCS#8 encrypted with the CA passphrase, 0600
+    ca/crl.pem, crl.der  the certificate revocation list, re-signed at each revocation
     server/server.crt    demo site certificate chain (leaf + CA), 0644
     server/server.key    demo site key, encrypted with secrets/server-key.pass, 0600
     clients/NAME.p12     student bundles (password-protected), 0600
@@ -31,7 +32,8 @@ from core.authority import Authority, Issued, create_root_ca
 from core.bundles import check_bundle_password, write_p12
 from core.keys import KeyType, PrivateKey
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
-from core.registry import Registry
+from core.registry import Record, Registry
+from core.revocation import build_crl, crl_is_fresh, crl_pem_der, parse_reason
 from core.site_users import UserStore
 from core.storage import PRIVATE, PUBLIC, atomic_write, make_private_dir
 
@@ -74,6 +76,8 @@ class Workspace:
         self.root = Path(root).expanduser().resolve()
         self.ca_cert_path = self.root / "ca" / "ca.crt"
         self.ca_key_path = self.root / "ca" / "ca.key"
+        self.crl_pem_path = self.root / "ca" / "crl.pem"
+        self.crl_der_path = self.root / "ca" / "crl.der"
         self.server_cert_path = self.root / "server" / "server.crt"
         self.server_key_path = self.root / "server" / "server.key"
         self.clients_dir = self.root / "clients"
@@ -144,8 +148,9 @@ class Workspace:
         try:
             atomic_write(self.ca_cert_path, _pem(authority.certificate), mode=PUBLIC)
             self.registry.add(authority.certificate, kind="ca", cert_path=self._rel(self.ca_cert_path))
+            self.publish_crl(authority)
         except BaseException:
-            for p in (self.ca_cert_path, self.ca_key_path):
+            for p in (self.ca_cert_path, self.ca_key_path, self.crl_pem_path, self.crl_der_path):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
             raise
@@ -169,7 +174,46 @@ class Workspace:
             raise WorkspaceError("the CA key is of a type mTLS Lab cannot use")
         if _spki(key.public_key()) != _spki(cert.public_key()):
             raise WorkspaceError("the CA key does not belong to the CA certificate")
-        return Authority(cert, key)
+        authority = Authority(cert, key)
+        if not self.crl_pem_path.is_file() or not crl_is_fresh(self.crl_pem_path.read_bytes()):
+            self.publish_crl(authority)
+        return authority
+
+    # -- revocation ------------------------------------------------------------
+    def publish_crl(self, authority: Authority) -> x509.CertificateRevocationList:
+        """Sign a fresh CRL and write it as PEM and DER (the site reloads it within a second)."""
+        crl = build_crl(authority, self.registry)
+        pem, der = crl_pem_der(crl)
+        atomic_write(self.crl_der_path, der, mode=PUBLIC)
+        atomic_write(self.crl_pem_path, pem, mode=PUBLIC)
+        return crl
+
+    def revoke(self, authority: Authority, serial_or_name: str, *, reason: str = "unspecified") -> Record:
+        """Revoke a certificate by serial (hex) or by the client's name, and publish the CRL.
+
+        Raises:
+            WorkspaceError: no such certificate, or the name is ambiguous.
+            ValueError: the reason is unknown, or it is already revoked.
+        """
+        flag = parse_reason(reason)
+        record = self._find(serial_or_name)
+        revoked = self.registry.revoke(record.serial, reason=flag.value)
+        self.publish_crl(authority)
+        return revoked
+
+    def _find(self, serial_or_name: str) -> Record:
+        text = serial_or_name.strip()
+        try:
+            return self.registry.get(text.upper().replace(":", ""))
+        except KeyError:
+            pass
+        matches = [r for r in self.registry.list() if r.common_name == text and r.status == "valid"]
+        if not matches:
+            raise WorkspaceError(f"no valid certificate with serial or name {text!r}")
+        if len(matches) > 1:
+            serials = ", ".join(r.serial for r in matches)
+            raise WorkspaceError(f"{len(matches)} valid certificates are named {text!r}; give the serial ({serials})")
+        return matches[0]
 
     # -- server --------------------------------------------------------------
     def issue_server(

@@ -32,6 +32,7 @@ class SiteConfig:
     host: str = "127.0.0.1"
     port: int = 0
     event_log_file: Path | None = None
+    crl: Path | None = None  # enforced for client certificates when the file exists
 
     @classmethod
     def from_workspace(cls, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0) -> SiteConfig:
@@ -53,6 +54,7 @@ class SiteConfig:
             host=host,
             port=port,
             event_log_file=workspace.root / "site" / "events.jsonl",
+            crl=workspace.crl_pem_path,
         )
 
 
@@ -80,6 +82,12 @@ def make_server_context(config: SiteConfig) -> ssl.SSLContext:
         ctx.load_verify_locations(cafile=config.ca_cert)
     except (FileNotFoundError, ssl.SSLError) as exc:
         raise SiteError(f"the CA certificate {config.ca_cert} does not load") from exc
+    if config.crl is not None and config.crl.is_file():
+        try:
+            ctx.load_verify_locations(cafile=config.crl)
+        except ssl.SSLError as exc:
+            raise SiteError(f"the revocation list {config.crl} does not load") from exc
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
@@ -94,6 +102,8 @@ class DemoSite:
         self._front: TlsFront | None = None
         self._server: waitress.server.BaseWSGIServer | None = None
         self._loop: threading.Thread | None = None
+        self._context: ssl.SSLContext | None = None
+        self._stamp: tuple[int, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -127,7 +137,7 @@ class DemoSite:
         with self._lock:
             if self._front is not None:
                 return self.url
-            context = make_server_context(self.config)
+            self._context, self._stamp = make_server_context(self.config), self._file_stamp()
             identities = IdentityTable()
             app = create_app(identities=identities, users=UserStore(self.config.users_file), events=self.events)
             # waitress stays on loopback with an ephemeral port; only the front faces clients.
@@ -139,7 +149,7 @@ class DemoSite:
             loop.start()
             try:
                 front = TlsFront(
-                    context=context,
+                    context=self._current_context,
                     backend=backend,
                     identities=identities,
                     events=self.events,
@@ -159,11 +169,37 @@ class DemoSite:
         self.events.emit("site-started", f"site started at {self.url}", url=self.url)
         return self.url
 
-    def reload_context(self) -> None:
-        """Re-read certificates (and later the CRL) for new connections, without a restart."""
+    def _file_stamp(self) -> tuple[int, ...]:
+        stamp = []
+        for path in (self.config.server_cert, self.config.server_key, self.config.ca_cert, self.config.crl):
+            try:
+                stamp.append(path.stat().st_mtime_ns if path is not None else 0)
+            except OSError:
+                stamp.append(0)
+        return tuple(stamp)
+
+    def _current_context(self) -> ssl.SSLContext:
+        """The context for a new connection, rebuilt when a certificate, key or the CRL changed on disk.
+
+        Called by the front for every connection: four ``stat`` calls, so a revocation
+        applies to the very next connection, without a restart.
+        """
+        stamp = self._file_stamp()
         with self._lock:
-            if self._front is not None:
-                self._front.set_context(make_server_context(self.config))
+            context = self._context
+            if stamp == self._stamp and context is not None:
+                return context
+            try:
+                context = make_server_context(self.config)
+            except SiteError as exc:
+                # Half-written state elsewhere (files are replaced atomically, but one by one):
+                # keep serving with what worked and try again on the next connection.
+                self.events.emit("reload-failed", f"kept the previous certificates: {exc}")
+                assert self._context is not None
+                return self._context
+            self._context, self._stamp = context, stamp
+        self.events.emit("reloaded", "certificates or revocation list reloaded")
+        return context
 
     def stop(self) -> None:
         """Stop the front and waitress, and wait for their threads."""

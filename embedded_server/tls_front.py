@@ -47,6 +47,8 @@ def explain_handshake_error(exc: BaseException) -> Refusal:
         msg = (exc.verify_message or "").lower()
         if "expired" in msg:
             return Refusal("client certificate expired", detail)
+        if "crl has expired" in msg or "crl is not yet valid" in msg:
+            return Refusal("the site's revocation list is out of date (unlock the CA to re-sign it)", detail)
         if "revoked" in msg:
             return Refusal("client certificate revoked", detail)
         if "unsupported certificate purpose" in msg:
@@ -74,7 +76,8 @@ class TlsFront:
     """Accept TLS connections on ``host:port`` and forward them to ``backend``.
 
     Args:
-        context: a server ``SSLContext`` with ``verify_mode = CERT_REQUIRED``.
+        context: returns the server ``SSLContext`` (``verify_mode = CERT_REQUIRED``) for
+            each new connection, so a new CRL or certificate applies without a restart.
         backend: waitress's (host, port) on loopback.
         identities: where verified identities are registered for the app.
         events: the site's event log.
@@ -83,7 +86,7 @@ class TlsFront:
     def __init__(
         self,
         *,
-        context: ssl.SSLContext,
+        context: Callable[[], ssl.SSLContext],
         backend: tuple[str, int],
         identities: IdentityTable,
         events: EventLog,
@@ -117,11 +120,6 @@ class TlsFront:
 
     def start(self) -> None:
         self._accept_thread.start()
-
-    def set_context(self, context: ssl.SSLContext) -> None:
-        """Use a new context (new CA, CRL or server certificate) for new connections."""
-        with self._lock:
-            self._context = context
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, close every open connection, and wait for the threads."""
@@ -169,8 +167,7 @@ class TlsFront:
         client = f"{addr[0]}:{addr[1]}"
         tls: ssl.SSLSocket | None = None
         try:
-            with self._lock:
-                context = self._context
+            context = self._context()
             sock.settimeout(self._handshake_timeout)
             try:
                 tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)

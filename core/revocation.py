@@ -1,0 +1,74 @@
+"""Revocation: RFC 5280 reasons, and the CRL the demo site enforces."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from core.authority import Authority
+from core.keys import signature_hash
+from core.registry import Registry
+
+# A CRL is re-signed whenever the CA is unlocked and at every revocation; a month
+# of validity means a site left running through a holiday keeps accepting students.
+CRL_VALIDITY = dt.timedelta(days=30)
+# Re-sign when less than this is left.
+CRL_REFRESH_WHEN_LEFT = dt.timedelta(days=15)
+
+REASONS: dict[str, x509.ReasonFlags] = {
+    flag.value: flag
+    for flag in x509.ReasonFlags
+    if flag not in (x509.ReasonFlags.remove_from_crl, x509.ReasonFlags.aa_compromise)
+}
+
+
+def parse_reason(text: str) -> x509.ReasonFlags:
+    """Return the RFC 5280 reason named ``text`` (``keyCompromise``, ``superseded``, ...).
+
+    Raises:
+        ValueError: the reason is unknown.
+    """
+    for name, flag in REASONS.items():
+        if name.lower() == text.strip().lower().replace("-", "").replace("_", ""):
+            return flag
+    raise ValueError(f"unknown revocation reason {text!r}; choose one of: {', '.join(REASONS)}")
+
+
+def build_crl(
+    authority: Authority, registry: Registry, *, now: dt.datetime | None = None
+) -> x509.CertificateRevocationList:
+    """Sign a CRL listing every revoked certificate, with a new CRL number."""
+    now = now or dt.datetime.now(dt.UTC)
+    ski = authority.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(authority.certificate.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + CRL_VALIDITY)
+        .add_extension(x509.CRLNumber(registry.next_crl_number()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+    )
+    for serial, when, reason in registry.revoked():
+        entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16)).revocation_date(when)
+        flag = REASONS.get(reason, x509.ReasonFlags.unspecified)
+        if flag is not x509.ReasonFlags.unspecified:  # RFC 5280 5.3.1: omit rather than say unspecified
+            entry = entry.add_extension(x509.CRLReason(flag), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(authority.key, signature_hash(authority.key))
+
+
+def crl_is_fresh(pem: bytes, *, now: dt.datetime | None = None) -> bool:
+    """True when the CRL has more than the refresh margin left."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        crl = x509.load_pem_x509_crl(pem)
+    except ValueError:
+        return False
+    nxt = crl.next_update_utc
+    return nxt is not None and nxt - now > CRL_REFRESH_WHEN_LEFT
+
+
+def crl_pem_der(crl: x509.CertificateRevocationList) -> tuple[bytes, bytes]:
+    return crl.public_bytes(serialization.Encoding.PEM), crl.public_bytes(serialization.Encoding.DER)

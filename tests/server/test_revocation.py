@@ -1,0 +1,91 @@
+"""Revocation: the CRL is enforced and a revocation applies to the next connection, without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from core.bundles import read_p12
+from core.workspace import WorkspaceError
+from embedded_server.site import DemoSite, SiteConfig
+from tests.conftest import BUNDLE_PASSWORD, make_classroom, need
+from tests.server.test_site import curl
+
+
+def test_revoked_student_refused_while_others_get_in(tmp_path: Path) -> None:
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    grace = ws.issue_client_bundle(room.authority, name="Grace Hopper", password=BUNDLE_PASSWORD)
+    site = DemoSite(SiteConfig.from_workspace(ws, port=0))
+    site.start()
+    try:
+        assert "CN=Ada Lovelace" in curl(site, room, tmp_path, site.url, bundle=room.bundle.bundle_path).stdout
+
+        record = ws.revoke(room.authority, "Ada Lovelace", reason="keyCompromise")
+        assert record.status == "revoked"
+
+        refused = curl(site, room, tmp_path, site.url, bundle=room.bundle.bundle_path)
+        assert refused.returncode != 0
+        assert "Welcome" not in refused.stdout
+        assert any(e.message == "client certificate revoked" for e in site.events.recent())
+
+        other = curl(site, room, tmp_path, site.url, bundle=grace.bundle_path)
+        assert "CN=Grace Hopper" in other.stdout
+
+        # openssl s_client sees the alert a real server sends.
+        key = tmp_path / "k.pem"
+        cert = tmp_path / "c.pem"
+        pw = tmp_path / "pw"
+        pw.write_text(BUNDLE_PASSWORD)
+        bundle = read_p12(room.bundle.bundle_path, BUNDLE_PASSWORD)
+        cert.write_bytes(bundle.certificate.public_bytes(serialization.Encoding.PEM))
+        key.write_bytes(bundle.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.BestAvailableEncryption(BUNDLE_PASSWORD.encode())))
+        out = subprocess.run(
+            [need("openssl"), "s_client", "-connect", f"127.0.0.1:{site.address[1]}", "-CAfile", str(room.ca_cert),
+             "-cert", str(cert), "-key", str(key), "-pass", f"file:{pw}", "-tls1_2"],
+            input=b"", capture_output=True, timeout=30, check=False)
+        assert "alert certificate revoked" in (out.stdout + out.stderr).decode()
+    finally:
+        site.stop()
+
+
+def test_crl_lists_the_revocation_with_reason_and_number(tmp_path: Path) -> None:
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    first = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    serial = format(room.bundle.certificate.serial_number, "X")
+    ws.revoke(room.authority, serial, reason="superseded")
+    crl = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    assert crl.is_signature_valid(room.authority.certificate.public_key())  # type: ignore[arg-type]
+    entry = crl.get_revoked_certificate_by_serial_number(room.bundle.certificate.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason is x509.ReasonFlags.superseded
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert number > first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert crl.next_update_utc is not None and crl.next_update_utc > crl.last_update_utc
+    assert x509.load_der_x509_crl(ws.crl_der_path.read_bytes()) == crl
+    verify = subprocess.run([need("openssl"), "verify", "-crl_check", "-CAfile", str(ws.ca_cert_path), "-CRLfile",
+                             str(ws.crl_pem_path), str(room.bundle.cert_path)], capture_output=True, text=True,
+                            check=False)
+    assert "certificate revoked" in verify.stdout + verify.stderr
+
+
+def test_revoke_refusals(tmp_path: Path) -> None:
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    with pytest.raises(WorkspaceError, match="no valid certificate"):
+        ws.revoke(room.authority, "Nobody")
+    with pytest.raises(ValueError, match="unknown revocation reason"):
+        ws.revoke(room.authority, "Ada Lovelace", reason="because")
+    ws.revoke(room.authority, "Ada Lovelace")
+    serial = format(room.bundle.certificate.serial_number, "X")
+    with pytest.raises(ValueError, match="already revoked"):
+        ws.revoke(room.authority, serial)
+    ca_serial = format(room.authority.certificate.serial_number, "X")
+    with pytest.raises(ValueError, match="cannot revoke itself"):
+        ws.revoke(room.authority, ca_serial)
