@@ -335,6 +335,10 @@ def _client_refusal_cause(exc: BaseException) -> tuple[str, str]:
     if "UNSUPPORTED_CERTIFICATE" in text or "BAD_CERTIFICATE" in text:
         return ("The server refused your certificate: it is not a client certificate.",
                 "Use the client bundle (.p12) your instructor issued for you.")
+    if "EOF OCCURRED IN VIOLATION" in text or "CONNECTION RESET" in text or "UNEXPECTED_EOF" in text:
+        return ("The server closed the connection right after the handshake without a reason: it most likely "
+                "refused your client certificate (expired, revoked, or from another CA).",
+                "Check the bundle's validity in the Bundle step and ask your instructor whether it was revoked.")
     if "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER_FAILURE" in text or "PACKET_LENGTH_TOO_LONG" in text:
         return ("The port does not speak TLS (it may be a plain http:// port).",
                 "Use the https:// address and port shown by the demo site.")

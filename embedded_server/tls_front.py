@@ -51,7 +51,7 @@ def explain_handshake_error(exc: BaseException) -> Refusal:
             return Refusal("the site's revocation list is out of date (unlock the CA to re-sign it)", detail)
         if "revoked" in msg:
             return Refusal("client certificate revoked", detail)
-        if "unsupported certificate purpose" in msg:
+        if "certificate purpose" in msg:
             return Refusal("certificate not made for client authentication", detail)
         if "local issuer" in msg or "self-signed" in msg or "self signed" in msg:
             return Refusal("client certificate from an unknown CA", detail)
@@ -181,6 +181,8 @@ class TlsFront:
                     self._events.emit(
                         "connection-refused", refusal.reason, client=addr[0], detail=refusal.detail
                     )
+                    if tls is not None:
+                        _linger_close(tls)
                 return
             der = tls.getpeercert(binary_form=True)
             if der is None:  # cannot happen with CERT_REQUIRED; refuse rather than trust
@@ -233,6 +235,25 @@ class TlsFront:
                 self._conns.discard(backend)
             with contextlib.suppress(OSError):
                 backend.close()
+
+
+def _linger_close(sock: socket.socket) -> None:
+    """Close after a refusal so that the client reads the alert.
+
+    Under TLS 1.3 the client has often sent its request before our alert
+    arrives. Closing with that request unread makes the kernel send a reset,
+    and the client's kernel then drops the alert it had not read yet: the
+    student would see "connection reset" instead of "certificate expired".
+    Half-closing and reading what is in flight for a moment avoids the reset.
+    """
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_WR)
+        sock.settimeout(0.5)
+        for _ in range(16):
+            if not socket.socket.recv(sock, _CHUNK):
+                break
+    except OSError:
+        pass
 
 
 def _relay(tls: ssl.SSLSocket, backend: socket.socket, idle: float, stopping: Callable[[], bool]) -> None:
