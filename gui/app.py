@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,8 +31,23 @@ def choose_workspace(explicit: Path | None, settings: QSettings) -> Path:
     return DEFAULT_WORKSPACE.expanduser().resolve()
 
 
+def no_display_message() -> str | None:
+    """On Linux without X11 or Wayland, Qt would abort with a cryptic plugin error: say it plainly."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("mTLS Lab needs a display for its window, and none was found (DISPLAY and WAYLAND_DISPLAY are unset).\n"
+            "On a machine without a screen, run the walkthrough headless:  ./run.sh demo   (or: python main.py demo)\n"
+            "See all commands with:  python main.py --help")
+
+
 def run_gui(argv: list[str]) -> int:
     """Create the application and the main window, and run until it is closed."""
+    message = no_display_message()
+    if message is not None and QApplication.instance() is None:
+        print(message, file=sys.stderr)
+        return 2
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         # Qt takes its own options (-platform, -style ...) out of the list first.
