@@ -86,6 +86,7 @@ class Workspace:
         self.users_path = self.root / "site" / "users.json"
         self.registry_path = self.root / "registry.sqlite3"
         self._registry: Registry | None = None
+        self._users: UserStore | None = None
 
     # -- state -------------------------------------------------------------
     def has_ca(self) -> bool:
@@ -107,7 +108,10 @@ class Workspace:
 
     @property
     def users(self) -> UserStore:
-        return UserStore(self.users_path)
+        """The demo site's logins (one store per workspace object, so its lock covers every use)."""
+        if self._users is None:
+            self._users = UserStore(self.users_path)
+        return self._users
 
     def ca_certificate(self) -> x509.Certificate:
         """Raises: WorkspaceError when there is no CA yet."""
