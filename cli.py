@@ -292,7 +292,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from embedded_server.site import DemoSite, SiteConfig
 
     ws = Workspace(args.workspace)
-    site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port))
+    site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port, mode=args.mode))
     site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
     url = site.start()
     print(f"Serving {url} (Ctrl-C to stop)", flush=True)
@@ -392,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "run the demo site until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 picks a free one)")
+    p.add_argument("--mode", choices=["strict", "friendly"], default="strict",
+                   help="strict (default): no certificate, no TLS handshake, as nginx's ssl_verify_client on; "
+                   "friendly: without a certificate the handshake completes and a page explains how to import "
+                   "the bundle (bad certificates are still refused)")
     p.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
 
     p = sub.add_parser("test", help="Test Connection: check a bundle and a mutual-TLS site step by step",

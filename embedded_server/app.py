@@ -17,7 +17,7 @@ import bottle
 
 from core.site_users import UserStore
 from embedded_server.events import EventLog
-from embedded_server.identity import ClientIdentity, IdentityTable
+from embedded_server.identity import ClientIdentity, IdentityTable, NoCertificate
 from embedded_server.sessions import SessionStore, Throttle
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -56,7 +56,7 @@ def create_app(
     csrf_key = secrets.token_bytes(32)
     templates = {
         name: bottle.SimpleTemplate(name=name, lookup=[str(RESOURCES / "templates")])
-        for name in ("index", "user", "refused")
+        for name in ("index", "user", "refused", "no_certificate")
     }
 
     def render(name: str, **values: Any) -> str:
@@ -79,10 +79,15 @@ def create_app(
                 identity = identities.lookup(int(environ.get("REMOTE_PORT", "")))
             except ValueError:
                 identity = None
+        if isinstance(identity, NoCertificate):
+            events.emit("request-refused", "no client certificate: sent the how-to page", path=bottle.request.path)
+            raise bottle.HTTPResponse(
+                render("no_certificate"), status=403,
+                headers={**_SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+            )
         environ[ENVIRON_KEY] = identity
         if identity is None:
             events.emit("request-refused", "request did not come through the TLS front", path=bottle.request.path)
-            _apply_headers(bottle.response)
             raise bottle.HTTPResponse(
                 render("refused"), status=403, headers={**_SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"}
             )

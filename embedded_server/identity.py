@@ -53,14 +53,26 @@ class ClientIdentity:
         )
 
 
+@dataclass(frozen=True)
+class NoCertificate:
+    """A TLS connection that presented no client certificate (friendly mode only)."""
+
+    protocol: str
+    cipher: str
+    client_address: str
+
+
+Peer = ClientIdentity | NoCertificate
+
+
 class IdentityTable:
     """Thread-safe map from the front's outgoing local port to the verified identity."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_port: dict[int, ClientIdentity] = {}
+        self._by_port: dict[int, Peer] = {}
 
-    def register(self, port: int, identity: ClientIdentity) -> None:
+    def register(self, port: int, identity: Peer) -> None:
         with self._lock:
             self._by_port[port] = identity
 
@@ -68,7 +80,7 @@ class IdentityTable:
         with self._lock:
             self._by_port.pop(port, None)
 
-    def lookup(self, port: int) -> ClientIdentity | None:
+    def lookup(self, port: int) -> Peer | None:
         with self._lock:
             return self._by_port.get(port)
 

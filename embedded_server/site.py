@@ -18,6 +18,10 @@ from embedded_server.identity import IdentityTable
 from embedded_server.tls_front import TlsFront
 
 DEFAULT_PORT = 8443
+# strict: no certificate, no handshake (what nginx's ssl_verify_client on does).
+# friendly: a connection without a certificate completes and gets a 403 page that
+# explains how to import the bundle; a bad certificate is still refused in the handshake.
+MODES = ("strict", "friendly")
 
 
 @dataclass(frozen=True)
@@ -33,14 +37,19 @@ class SiteConfig:
     port: int = 0
     event_log_file: Path | None = None
     crl: Path | None = None  # enforced for client certificates when the file exists
+    mode: str = "strict"
 
     @classmethod
-    def from_workspace(cls, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0) -> SiteConfig:
+    def from_workspace(
+        cls, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0, mode: str = "strict"
+    ) -> SiteConfig:
         """The site of a workspace: its server certificate, CA, users and event log.
 
         Raises:
             SiteError: the workspace has no CA or no server certificate yet.
         """
+        if mode not in MODES:
+            raise SiteError(f"unknown mode {mode!r}; choose strict or friendly")
         if not workspace.has_ca():
             raise SiteError(f"there is no CA in {workspace.root} yet; create one first")
         if not workspace.has_server():
@@ -55,6 +64,7 @@ class SiteConfig:
             port=port,
             event_log_file=workspace.root / "site" / "events.jsonl",
             crl=workspace.crl_pem_path,
+            mode=mode,
         )
 
 
@@ -88,7 +98,7 @@ def make_server_context(config: SiteConfig) -> ssl.SSLContext:
         except ssl.SSLError as exc:
             raise SiteError(f"the revocation list {config.crl} does not load") from exc
         ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_mode = ssl.CERT_OPTIONAL if config.mode == "friendly" else ssl.CERT_REQUIRED
     return ctx
 
 

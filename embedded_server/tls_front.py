@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from embedded_server.events import EventLog
-from embedded_server.identity import ClientIdentity, IdentityTable
+from embedded_server.identity import ClientIdentity, IdentityTable, NoCertificate, Peer
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to complete the TLS handshake
 IDLE_TIMEOUT = 300.0  # seconds a connection may sit with no traffic either way
@@ -185,10 +185,15 @@ class TlsFront:
                         _linger_close(tls)
                 return
             der = tls.getpeercert(binary_form=True)
-            if der is None:  # cannot happen with CERT_REQUIRED; refuse rather than trust
-                self._events.emit("connection-refused", "no client certificate", client=addr[0])
-                return
             cipher = tls.cipher()
+            if der is None:
+                # Only possible in friendly mode (CERT_OPTIONAL): the app answers with a
+                # page explaining how to import the bundle. A certificate that *is*
+                # presented was still verified, and refused above when bad.
+                self._events.emit("connection-without-certificate", "no client certificate (friendly mode: "
+                                  "the site shows how to import the bundle)", client=addr[0])
+                self._pipe(tls, NoCertificate(tls.version() or "", cipher[0] if cipher else "", addr[0]))
+                return
             identity = ClientIdentity.from_der(
                 der,
                 protocol=tls.version() or "",
@@ -218,7 +223,7 @@ class TlsFront:
                 self._threads.discard(threading.current_thread())
             self._slots.release()
 
-    def _pipe(self, tls: ssl.SSLSocket, identity: ClientIdentity) -> None:
+    def _pipe(self, tls: ssl.SSLSocket, identity: Peer) -> None:
         backend = socket.create_connection(self._backend, timeout=self._idle_timeout)
         port = backend.getsockname()[1]
         # Register before forwarding a byte; unregister before closing, while the
