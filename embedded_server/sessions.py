@@ -64,33 +64,37 @@ class SessionStore:
 
 
 class Throttle:
-    """Counts failed logins per key (certificate fingerprint, client address)."""
+    """Counts login attempts per key (the certificate, the username tried).
+
+    An attempt is counted *before* the password is checked (``try_acquire``), so
+    parallel guesses cannot slip past the limit, and only a correct password gives
+    its own attempt back (``succeeded``): logging in as yourself never wipes the
+    count of failures against someone else's account.
+    """
 
     def __init__(self, max_failures: int = MAX_FAILURES, lockout: float = LOCKOUT_SECONDS) -> None:
         self._max = max_failures
         self._lockout = lockout
         self._lock = threading.Lock()
-        self._failures: dict[str, list[float]] = {}
+        self._attempts: dict[str, list[float]] = {}
 
-    def blocked_for(self, *keys: str) -> float:
-        """Seconds left before another attempt is allowed (0 when allowed)."""
+    def try_acquire(self, *keys: str) -> bool:
+        """Count one attempt for every key; False (nothing counted) when any key is locked out."""
         now = time.monotonic()
-        worst = 0.0
         with self._lock:
             for key in keys:
-                recent = [t for t in self._failures.get(key, []) if now - t < self._lockout]
-                self._failures[key] = recent
+                recent = [t for t in self._attempts.get(key, []) if now - t < self._lockout]
+                self._attempts[key] = recent
                 if len(recent) >= self._max:
-                    worst = max(worst, self._lockout - (now - recent[-self._max]))
-        return worst
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
+                    return False
             for key in keys:
-                self._failures.setdefault(key, []).append(now)
+                self._attempts[key].append(now)
+            return True
 
     def succeeded(self, *keys: str) -> None:
+        """Give back the attempt a correct password used."""
         with self._lock:
             for key in keys:
-                self._failures.pop(key, None)
+                attempts = self._attempts.get(key)
+                if attempts:
+                    attempts.pop()

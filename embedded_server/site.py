@@ -224,9 +224,17 @@ class DemoSite:
 
 
 def _stop_waitress(server: waitress.server.BaseWSGIServer, loop: threading.Thread) -> None:
-    # The front has closed every connection to waitress, so once the listening
-    # socket is closed waitress's loop has nothing left in its map and returns.
-    server.close()
+    # Closing waitress's sockets from this thread while its loop sits in select()
+    # makes the loop fail with EBADF; so the close runs *in* the loop thread, as a
+    # thunk handed over through waitress's trigger (the same mechanism waitress uses
+    # to wake its loop from worker threads). The front has already closed every
+    # connection to waitress, so once the listener and trigger are gone the map is
+    # empty and run() returns.
+    trigger = getattr(server, "trigger", None)
+    if trigger is not None and loop.is_alive():
+        trigger.pull_trigger(server.close)
+    else:
+        server.close()
     loop.join(10)
     dispatcher = getattr(server, "task_dispatcher", None)
     if dispatcher is not None:
