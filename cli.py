@@ -12,6 +12,7 @@ import argparse
 import getpass
 import json
 import os
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -182,6 +183,8 @@ def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> 
 # -- commands ---------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
+    if args.passphrase_file is not None:
+        os.environ[ENV_CA] = read_secret_file(args.passphrase_file)
     result = run_demo(ws, log=(lambda _m: None) if args.json else print)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -199,13 +202,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     if ws.has_ca():
         raise CliError(f"{ws.root} already has a CA ({common_name(ws.ca_certificate())})")
+    key_type = KeyType.parse(args.key_type)  # refuse a bad choice before asking for a passphrase
     generated = False
     if args.passphrase_file is None and not os.environ.get(ENV_CA) and args.generate_passphrase:
         passphrase, generated = generate_password(), True
     else:
         passphrase = get_secret(file=args.passphrase_file, env=ENV_CA, prompt="New CA passphrase: ",
                                 what="passphrase", confirm=True)
-    authority = ws.create_ca(common_name=args.name, organization=args.org, key_type=KeyType.parse(args.key_type),
+    authority = ws.create_ca(common_name=args.name, organization=args.org, key_type=key_type,
                              valid_days=args.days, passphrase=passphrase)
     if generated:
         path = ws.write_secret(CA_SECRET, passphrase)
@@ -216,7 +220,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_issue_server(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
     hosts = args.host or ["localhost", "127.0.0.1", "::1"]
     cert = ws.issue_server(authority, hosts=hosts, key_type=KeyType.parse(args.key_type), valid_days=args.days)
@@ -225,13 +229,27 @@ def cmd_issue_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def given_or_generated(file: Path | None, env: str) -> tuple[str, bool]:
+    """A password from a file or the environment, else a generated one (to be shown once)."""
+    if file is not None:
+        return read_secret_file(file), False
+    if os.environ.get(env):
+        return os.environ[env], False
+    return generate_password(), True
+
+
+def existing_workspace(path: Path) -> Workspace:
+    """Raises: CliError when the folder is not a workspace with a CA (so a typo creates nothing)."""
+    ws = Workspace(path)
+    if not ws.has_ca():
+        raise CliError(f"there is no CA in {ws.root}; create one with `init` (or check the --workspace path)")
+    return ws
+
+
 def cmd_issue_client(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
-    if args.password_file is not None:
-        password, shown = read_secret_file(args.password_file), False
-    else:
-        password, shown = generate_password(), True
+    password, shown = given_or_generated(args.password_file, ENV_BUNDLE)
     issued = ws.issue_client_bundle(authority, name=args.name, email=args.email, password=password,
                                     key_type=KeyType.parse(args.key_type), valid_days=args.days)
     data = {"bundle": str(issued.bundle_path), "certificate": str(issued.cert_path),
@@ -243,11 +261,8 @@ def cmd_issue_client(args: argparse.Namespace) -> int:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
-    if args.password_file is not None:
-        password, shown = read_secret_file(args.password_file), False
-    else:
-        password, shown = generate_password(), True
+    ws = existing_workspace(args.workspace)
+    password, shown = given_or_generated(args.password_file, ENV_PASSWORD)
     ws.users.set_password(args.username, password)
     data = {"username": args.username}
     if shown:
@@ -257,7 +272,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
     record = ws.revoke(authority, args.certificate, reason=args.reason)
     _out(args, {"serial": record.serial, "name": record.common_name, "status": record.status,
@@ -267,7 +282,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_crl(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = existing_workspace(args.workspace)
     crl = ws.publish_crl(ws.load_ca(ca_passphrase(ws, args.passphrase_file)))
     _out(args, {"crl": str(ws.crl_pem_path), "der": str(ws.crl_der_path), "revoked": len(list(crl)),
                 "next_update": crl.next_update_utc.isoformat() if crl.next_update_utc else None},
@@ -276,7 +291,7 @@ def cmd_crl(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = existing_workspace(args.workspace)
     records = ws.registry.list()
     if args.json:
         print(json.dumps([{"serial": r.serial, "kind": r.kind, "name": r.common_name, "status": r.status,
@@ -291,7 +306,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from embedded_server.site import DemoSite, SiteConfig
 
-    ws = Workspace(args.workspace)
+    if not args.host.strip():
+        raise CliError("--host is empty; give 127.0.0.1 (this machine only) or the address of one interface")
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port {args.port} is not a port number (0 to 65535; 0 picks a free one)")
+    ws = existing_workspace(args.workspace)
     site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port, mode=args.mode))
     site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
     url = site.start()
@@ -345,8 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("gui", lambda _a: 0, "open the GUI (the default)")
-    add("demo", cmd_demo, "the whole walkthrough headless: CA, server certificate, bundle, login, site, "
-        "Test Connection; creates only what is missing; exits 0 when every step passed")
+    p = add("demo", cmd_demo, "the whole walkthrough headless: CA, server certificate, bundle, login, site, "
+            "Test Connection; creates only what is missing; exits 0 when every step passed")
+    p.add_argument("--passphrase-file", type=Path,
+                   help=f"file holding the CA passphrase of an existing CA (or ${ENV_CA}; a new CA gets a "
+                   "generated one, kept in secrets/ca-passphrase)")
 
     p = add("init", cmd_init, "create the workspace's root CA")
     p.add_argument("--name", default="mTLS Lab Classroom CA", help="the CA's common name")
@@ -360,21 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("issue-server", cmd_issue_server, "issue the demo site's server certificate")
     p.add_argument("--host", action="append", help="host name or IP address (repeatable; default localhost, "
                    "127.0.0.1, ::1)")
-    p.add_argument("--key-type", default="ec-p256")
-    p.add_argument("--days", type=int, default=SERVER_DEFAULT_DAYS)
-    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+    p.add_argument("--key-type", default="ec-p256", help="ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")
+    p.add_argument("--days", type=int, default=SERVER_DEFAULT_DAYS,
+                   help=f"validity in days (default {SERVER_DEFAULT_DAYS}; Apple refuses more than 825)")
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("issue-client", cmd_issue_client, "issue one student's password-protected .p12 bundle")
     p.add_argument("name", help="the student's name (becomes the certificate's CN and the file name)")
     p.add_argument("--email", help="e-mail address put in the certificate")
-    p.add_argument("--key-type", default="ec-p256")
-    p.add_argument("--days", type=int, default=CLIENT_DEFAULT_DAYS)
-    p.add_argument("--password-file", type=Path, help="file holding the bundle password (default: generate one)")
-    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+    p.add_argument("--key-type", default="ec-p256", help="ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")
+    p.add_argument("--days", type=int, default=CLIENT_DEFAULT_DAYS,
+                   help=f"validity in days (default {CLIENT_DEFAULT_DAYS}, about a school term)")
+    p.add_argument("--password-file", type=Path,
+                   help=f"file holding the bundle password (or ${ENV_BUNDLE}; default: generate one, shown once)")
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("user", cmd_user, "add a demo site login or change its password")
     p.add_argument("username")
-    p.add_argument("--password-file", type=Path, help="file holding the password (default: generate one)")
+    p.add_argument("--password-file", type=Path,
+                   help=f"file holding the password (or ${ENV_PASSWORD}; default: generate one, shown once)")
 
     add("list", cmd_list, "list issued certificates")
 
@@ -384,10 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="unspecified",
                    help="RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, "
                    "cessationOfOperation, certificateHold, privilegeWithdrawn, cACompromise")
-    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("crl", cmd_crl, "re-sign the certificate revocation list (ca/crl.pem and ca/crl.der)")
-    p.add_argument("--passphrase-file", type=Path, help="file holding the CA passphrase")
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("serve", cmd_serve, "run the demo site until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
@@ -418,8 +444,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, WorkspaceError, BundleError, ValueError, KeyError) as exc:
+    except (CliError, WorkspaceError, BundleError, ValueError, KeyError, OverflowError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"error: the workspace registry cannot be used ({exc}); restore registry.sqlite3 from a backup",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

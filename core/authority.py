@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,14 @@ class Authority:
     def name(self) -> str:
         return common_name(self.certificate)
 
+    def _check_within_ca(self, valid_days: int) -> None:
+        left = _days_left(self.certificate)
+        if valid_days > left:
+            raise ValueError(
+                f"a certificate cannot outlive its CA: the CA is valid for {left} more days, "
+                f"so choose at most {left} days"
+            )
+
     def issue_server(
         self,
         *,
@@ -55,6 +64,7 @@ class Authority:
         Raises:
             ValueError: a host is invalid or the list is empty.
         """
+        self._check_within_ca(valid_days)
         san = parse_hosts(hosts)
         first = san[0].value
         key = generate_private_key(key_type)
@@ -80,12 +90,21 @@ class Authority:
         Raises:
             ValueError: the name or e-mail is invalid.
         """
+        self._check_within_ca(valid_days)
         san: list[x509.GeneralName] = []
         if email:
             email = email.strip()
             local, sep, domain = email.partition("@")
-            if not sep or not local or "." not in domain or any(c.isspace() for c in email):
-                raise ValueError(f"{email!r} is not a valid e-mail address")
+            labels = domain.split(".")
+            if (
+                not sep
+                or not local
+                or len(local) > 64
+                or len(labels) < 2
+                or not all(label and all(c.isascii() and (c.isalnum() or c == "-") for c in label) for label in labels)
+                or not all(c.isascii() and c.isprintable() and c not in ' <>()[]\\,;:"@' for c in local)
+            ):
+                raise ValueError(f"{email!r} is not a valid e-mail address (ASCII only, like name@school.example)")
             san.append(x509.RFC822Name(email))
         key = generate_private_key(key_type)
         request = CertificateRequest(
@@ -96,6 +115,10 @@ class Authority:
             san=san,
         )
         return Issued(build_certificate(request, issuer_cert=self.certificate, issuer_key=self.key), key)
+
+
+def _days_left(cert: x509.Certificate) -> int:
+    return (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
 
 
 def create_root_ca(

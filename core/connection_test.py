@@ -130,7 +130,7 @@ def run_connection_test(
     params: ConnectionTestInput, *, on_step: Callable[[Step], None] | None = None
 ) -> ConnectionReport:
     """Run every step and return the report. Never raises for a failing server or bad input."""
-    report = ConnectionReport(url=params.url)
+    report = ConnectionReport(url=params.url.encode("unicode_escape").decode()[:200])
 
     def record(step: Step) -> Step:
         report.steps.append(step)
@@ -213,17 +213,22 @@ def _open_bundle(params: ConnectionTestInput) -> tuple[Step, Bundle | None]:
 
 
 def _parse_url(url: str) -> tuple[str, int] | Step:
-    parts = urlsplit(url.strip())
+    shown = url.encode("unicode_escape").decode()[:200]  # no line breaks or escapes into the report
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return Step("handshake", Status.FAILED, {"url": shown},
+                    cause="The address is not a valid URL (check the brackets, the port and the spelling).",
+                    fix="Use the address shown by the demo site, like https://localhost:8443/.")
+    if port == 0:
+        return Step("handshake", Status.FAILED, {"url": shown}, cause="Port 0 cannot be connected to.",
+                    fix="Use the address shown by the demo site, like https://localhost:8443/.")
     if parts.scheme != "https" or not parts.hostname:
-        return Step("handshake", Status.FAILED, {"url": url},
+        return Step("handshake", Status.FAILED, {"url": shown},
                     cause="The address is not an https:// URL.",
                     fix="Use the address shown by the demo site, like https://localhost:8443/.")
-    try:
-        port = parts.port or 443
-    except ValueError:
-        return Step("handshake", Status.FAILED, {"url": url}, cause="The port in the address is not a number.",
-                    fix="Use the address shown by the demo site, like https://localhost:8443/.")
-    return parts.hostname, port
+    return parts.hostname, port or 443
 
 
 def _load_ca(path: Path) -> bytes | Step:

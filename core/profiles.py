@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import ipaddress
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ SERVER_APPLE_LIMIT_DAYS = 825
 CA_DEFAULT_DAYS = 3650
 # A school term, roughly: long enough for a course, short enough to expire.
 CLIENT_DEFAULT_DAYS = 180
+MAX_DAYS = 36500
 # Clocks of student laptops drift; backdating avoids "not yet valid" errors.
 BACKDATE = dt.timedelta(minutes=5)
 
@@ -56,15 +58,18 @@ def make_name(common_name: str, organization: str | None = None) -> x509.Name:
     cn = common_name.strip()
     if not cn:
         raise ValueError("the name (common name) must not be empty")
-    if len(cn) > 64:
-        raise ValueError("the name (common name) must be at most 64 characters")
-    if any(ord(ch) < 32 for ch in cn):
-        raise ValueError("the name must not contain control characters")
+    # X.509's upper bound is 64, and cryptography counts it in UTF-8 bytes.
+    if len(cn.encode()) > 64:
+        raise ValueError("the name (common name) must be at most 64 characters (fewer when accented)")
+    # Control and format characters (such as the right-to-left override) would make
+    # a name display as something else in lists, browsers and spreadsheets.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in cn):
+        raise ValueError("the name must not contain control or invisible formatting characters")
     attrs = []
     if organization and organization.strip():
         org = organization.strip()
-        if len(org) > 64:
-            raise ValueError("the organization must be at most 64 characters")
+        if len(org.encode()) > 64 or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in org):
+            raise ValueError("the organization must be at most 64 characters, without control characters")
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
     return x509.Name(attrs)
@@ -98,6 +103,8 @@ def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
         )
         if not ok:
             raise ValueError(f"{raw!r} is not a valid host name or IP address")
+        if all(label.isdigit() for label in labels):
+            raise ValueError(f"{raw!r} is not a valid IP address")
         out.append(x509.DNSName(host.rstrip(".")))
     if not out:
         raise ValueError("at least one host name or IP address is needed")
@@ -139,6 +146,8 @@ def build_certificate(
     """
     if request.valid_days <= 0:
         raise ValueError("the validity must be at least one day")
+    if request.valid_days > MAX_DAYS:
+        raise ValueError(f"the validity must be at most {MAX_DAYS} days (100 years)")
     now = now or dt.datetime.now(dt.UTC)
     issuer_name = issuer_cert.subject if issuer_cert is not None else request.subject
     builder = (

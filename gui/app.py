@@ -25,6 +25,8 @@ def choose_workspace(explicit: Path | None, settings: QSettings) -> Path:
     """The workspace to open: the one asked for, else the one used last, else ``~/mTLS-Lab``."""
     if explicit is not None:
         return explicit.expanduser().resolve()
+    if os.environ.get("MTLSLAB_WORKSPACE"):  # the same default as the command line
+        return Path(os.environ["MTLSLAB_WORKSPACE"]).expanduser().resolve()
     remembered = settings.value(_SETTINGS_KEY)
     if isinstance(remembered, str) and remembered:
         return Path(remembered)

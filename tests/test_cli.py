@@ -86,3 +86,51 @@ def test_help_lists_the_commands() -> None:
     assert out.returncode == 0
     for command in ("demo", "serve", "test", "init", "issue-client", "issue-server", "user", "list"):
         assert command in out.stdout
+
+
+def test_bad_input_gets_one_line_errors_and_creates_nothing(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    typo = tmp_path / "typo"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    cases = [
+        (("list", "--workspace", str(typo)), "there is no CA"),
+        (("list", "--workspace", str(a_file)), "there is no CA"),
+        (("serve", "--host", "", "--workspace", str(ws)), "--host is empty"),
+        (("serve", "--port", "99999", "--workspace", str(ws)), "not a port number"),
+        (("issue-client", "Bob", "--days", "100000000", "--workspace", str(ws)), "at most"),
+        (("issue-client", "Bob\u202egpj.exe", "--workspace", str(ws)), "control or invisible"),
+        (("issue-client", "Bob", "--email", "<script>@x.y", "--workspace", str(ws)), "not a valid e-mail"),
+        (("issue-server", "--host", "999.1.1.1", "--workspace", str(ws)), "not a valid IP address"),
+        (("init", "--key-type", "ed25519", "--workspace", str(tmp_path / "new")), "browsers"),
+    ]
+    for args, message in cases:
+        out = cli(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+    assert not typo.exists()
+    assert sorted(p.name for p in (ws / "clients").iterdir()) == ["demo-student.crt", "demo-student.p12"]
+
+
+def test_corrupt_registry_is_a_plain_error(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    (ws / "registry.sqlite3").write_bytes(b"\x00garbage" * 100)
+    for name in ("registry.sqlite3-wal", "registry.sqlite3-shm"):
+        (ws / name).unlink(missing_ok=True)
+    out = cli("list", "--workspace", str(ws))
+    assert out.returncode == 2
+    assert "registry cannot be used" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_malformed_urls_are_failed_steps_not_crashes(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    for url in ("https://[::1", "https://localhost:99999/", "https://localhost:0/", "ftp://x/"):
+        out = cli("test", url, "--ca", str(ws / "ca" / "ca.crt"), "--bundle", str(ws / "clients" / "demo-student.p12"),
+                  "--bundle-password-file", str(ws / "secrets" / "demo-student.p12.password"), "--json")
+        assert out.returncode == 1, (url, out.stderr)
+        steps = json.loads(out.stdout)["steps"]
+        assert steps[1]["status"] == "failed" and steps[1]["cause"]
