@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ class EventLog:
             if self.path is not None:
                 try:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
-                    with self.path.open("a", encoding="utf-8") as fh:
+                    # Owner-only: the log names students and the usernames they typed.
+                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                    with os.fdopen(fd, "a", encoding="utf-8") as fh:
                         fh.write(event.to_json() + "\n")
                 except OSError:
                     pass  # a full disk must not take the site down; the in-memory log still has it
