@@ -9,8 +9,9 @@ mode="${1:-app}"
 # Qt's offscreen/xcb platforms need these shared libraries and a font.
 debs=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
 if [ "$mode" = test ]; then
-  # Real clients the tests drive: curl, openssl s_client, NSS's certutil/pk12util, Chromium.
-  debs+=(curl openssl libnss3-tools chromium)
+  # Real peers the tests drive: curl, openssl s_client, NSS's certutil/pk12util, Chromium, nginx,
+  # Java's keytool, and the CAs we import from and compare with (easy-rsa, mkcert).
+  debs+=(curl openssl libnss3-tools chromium nginx-light openjdk-17-jre-headless easy-rsa mkcert)
 fi
 
 if command -v dpkg-query >/dev/null 2>&1; then
