@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,32 @@ MIN_PASSWORD_LENGTH = 8
 # a bundle travels by e-mail or USB stick, so we make offline guessing 25x
 # dearer while an import still takes well under a second.
 KDF_ROUNDS = 50_000
+
+
+# The compatible profile's iteration count: what OpenSSL 1.x wrote by default and
+# what macOS Keychain, Windows 7/8, Java 8 and older Android import without complaint.
+COMPATIBLE_KDF_ROUNDS = 2048
+
+
+class BundleProfile(enum.Enum):
+    """How a bundle is encrypted; chosen per export (see docs/ca.md for which platform needs which)."""
+
+    MODERN = "modern"  # AES-256-CBC, PBKDF2-HMAC-SHA256, SHA-256 MAC: Firefox, Chrome, Windows 10+, Java 11+
+    COMPATIBLE = "compatible"  # 3DES + SHA-1 MAC: macOS Keychain, older Windows, Java 8, Android
+
+    @property
+    def label(self) -> str:
+        if self is BundleProfile.MODERN:
+            return "Modern (AES-256): Firefox, Chrome, Edge, Windows 10+, Linux, Java 11+"
+        return "Compatible (3DES): macOS Keychain / Safari, iOS, Android, Windows 7/8, Java 8"
+
+    @classmethod
+    def parse(cls, value: str) -> BundleProfile:
+        """Raises: ValueError for an unknown profile name."""
+        for member in cls:
+            if member.value == value.strip().lower():
+                return member
+        raise ValueError(f"unknown bundle profile {value!r}; choose modern or compatible")
 
 
 class BundleError(ValueError):
@@ -62,20 +89,34 @@ def encode_p12(
     ca_certificates: Sequence[x509.Certificate],
     password: str,
     friendly_name: str,
+    profile: BundleProfile = BundleProfile.MODERN,
 ) -> bytes:
-    """Serialize a bundle with the modern profile (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC).
+    """Serialize a bundle: key, certificate and CA chain, under ``friendly_name``.
+
+    Args:
+        profile: MODERN (AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC, the default) or
+            COMPATIBLE (PBE-SHA1-3DES for key and certificates, SHA-1 MAC).
 
     Raises:
         ValueError: the password is not acceptable.
     """
     check_bundle_password(password)
-    encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(KDF_ROUNDS)
-        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-        .hmac_hash(hashes.SHA256())
-        .build(password.encode())
-    )
+    if profile is BundleProfile.COMPATIBLE:
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(COMPATIBLE_KDF_ROUNDS)
+            .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+            .hmac_hash(hashes.SHA1())  # noqa: S303 (the legacy MAC is this profile's purpose)
+            .build(password.encode())
+        )
+    else:
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(KDF_ROUNDS)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password.encode())
+        )
     return pkcs12.serialize_key_and_certificates(
         friendly_name.encode(), key, certificate, list(ca_certificates), encryption
     )

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from core.bundles import NotABundleError, WrongPasswordError, check_bundle_password, read_p12
+from core.bundles import (
+    BundleProfile,
+    NotABundleError,
+    WrongPasswordError,
+    check_bundle_password,
+    read_p12,
+    write_p12,
+)
 from tests.conftest import BUNDLE_PASSWORD, Classroom, need
 
 
@@ -88,3 +95,75 @@ def test_nss_refuses_wrong_password(classroom: Classroom, tmp_path: Path) -> Non
     imp = subprocess.run([need("pk12util"), "-i", str(classroom.bundle.bundle_path), "-d", f"sql:{db}", "-w", str(pw)],
                          capture_output=True, text=True, check=False)
     assert imp.returncode != 0
+
+
+# -- both profiles, checked by every real importer ----------------------------------
+@pytest.fixture(scope="module", params=[BundleProfile.MODERN, BundleProfile.COMPATIBLE], ids=lambda p: p.value)
+def profile_bundle(request: pytest.FixtureRequest, classroom: Classroom,
+                   tmp_path_factory: pytest.TempPathFactory) -> tuple[BundleProfile, Path, Path]:
+    profile: BundleProfile = request.param
+    folder = tmp_path_factory.mktemp(f"p12-{profile.value}")
+    issued = classroom.authority.issue_client(name=f"Grace {profile.value}")
+    bundle = folder / "grace.p12"
+    write_p12(bundle, key=issued.key, certificate=issued.certificate,
+              ca_certificates=[classroom.authority.certificate], password=BUNDLE_PASSWORD,
+              friendly_name=f"Grace {profile.value}", profile=profile)
+    pw = folder / "pw"
+    pw.write_text(BUNDLE_PASSWORD)
+    return profile, bundle, pw
+
+
+def test_profile_algorithms_shown_by_openssl(profile_bundle: tuple[BundleProfile, Path, Path]) -> None:
+    profile, bundle, pw = profile_bundle
+    cmd = [need("openssl"), "pkcs12", "-info", "-in", str(bundle), "-noout", "-passin", f"file:{pw}"]
+    if profile is BundleProfile.COMPATIBLE:
+        cmd.append("-legacy")  # OpenSSL 3 keeps 3DES in its legacy provider
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text
+    if profile is BundleProfile.MODERN:
+        assert "MAC: sha256" in text
+        assert "PBES2, PBKDF2, AES-256-CBC" in text
+        assert "3DES" not in text
+    else:
+        assert "MAC: sha1" in text
+        assert "pbeWithSHA1And3-KeyTripleDES-CBC" in text
+        assert "AES" not in text
+
+
+def test_profile_round_trip(profile_bundle: tuple[BundleProfile, Path, Path]) -> None:
+    profile, bundle, _pw = profile_bundle
+    opened = read_p12(bundle, BUNDLE_PASSWORD)
+    assert opened.friendly_name == f"Grace {profile.value}"
+    assert len(opened.ca_certificates) == 1
+    with pytest.raises(WrongPasswordError):
+        read_p12(bundle, "wrong-password-1")
+
+
+def test_profile_imports_into_fresh_nss_database(profile_bundle: tuple[BundleProfile, Path, Path],
+                                                 tmp_path: Path) -> None:
+    profile, bundle, pw = profile_bundle
+    db = tmp_path / "nssdb"
+    db.mkdir()
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    subprocess.run([need("certutil"), "-N", "-d", f"sql:{db}", "-f", str(empty)], check=True, capture_output=True)
+    out = subprocess.run([need("pk12util"), "-i", str(bundle), "-d", f"sql:{db}", "-w", str(pw), "-k", str(empty)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    listed = subprocess.run([need("certutil"), "-L", "-d", f"sql:{db}"], capture_output=True, text=True, check=True)
+    assert f"Grace {profile.value}" in listed.stdout
+
+
+def test_profile_lists_with_keytool(profile_bundle: tuple[BundleProfile, Path, Path]) -> None:
+    profile, bundle, pw = profile_bundle
+    out = subprocess.run([need("keytool"), "-list", "-storetype", "pkcs12", "-keystore", str(bundle),
+                          "-storepass:file", str(pw)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PrivateKeyEntry" in out.stdout
+    assert f"grace {profile.value}" in out.stdout.lower()
+
+
+def test_unknown_profile_is_named() -> None:
+    with pytest.raises(ValueError, match="modern or compatible"):
+        BundleProfile.parse("fast")
