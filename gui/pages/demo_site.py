@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFontDatabase, QGuiApplication
+from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -63,6 +64,24 @@ class DemoSitePage(QWidget):
         self.url.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.copy_url = QPushButton("Copy")
         self.copy_url.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.url.text()))
+        self.open_url = QPushButton("Open in browser")
+        self.open_url.setToolTip("Open the site in this computer's default browser (your bundle must be imported)")
+        self.open_url.clicked.connect(lambda: QDesktopServices.openUrl(QUrl(self.url.text())))
+        self.mode = QComboBox()
+        self.mode.addItem("Strict — no certificate, no connection (default)", "strict")
+        self.mode.addItem("Friendly — explain a missing certificate with a page", "friendly")
+        self.mode.setToolTip(
+            "Strict is what production servers do (nginx ssl_verify_client on): the browser only shows a TLS "
+            "error.\nFriendly lets a browser without a certificate in and shows how to import the bundle; a bad "
+            "certificate (other CA, expired, revoked) is still refused in the handshake.\nUse Friendly for the "
+            "first lesson, Strict once everyone has imported their bundle."
+        )
+        self.bind = QLineEdit("127.0.0.1")
+        self.bind.setToolTip(
+            "127.0.0.1: only this computer can connect (default).\nFor a classroom, type this computer's LAN "
+            "address; the server certificate must name it (Authority → Issue server certificate)."
+        )
+        self.bind.setMaximumWidth(160)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Port:"))
         controls.addWidget(self.port)
@@ -72,7 +91,13 @@ class DemoSitePage(QWidget):
         url_row = QHBoxLayout()
         url_row.addWidget(self.url, 1)
         url_row.addWidget(self.copy_url)
+        url_row.addWidget(self.open_url)
         site_form = QFormLayout(site_box)
+        bind_row = QHBoxLayout()
+        bind_row.addWidget(self.bind)
+        bind_row.addStretch(1)
+        site_form.addRow("Mode:", self.mode)
+        site_form.addRow("Listen on:", bind_row)
         site_form.addRow(controls)
         site_form.addRow("Status:", self.state)
         site_form.addRow("Address:", url_row)
@@ -134,7 +159,10 @@ class DemoSitePage(QWidget):
         self.start_button.setEnabled(not running and not starting)
         self.stop_button.setEnabled(running)
         self.port.setEnabled(not running and not starting)
+        self.mode.setEnabled(not running and not starting)
+        self.bind.setEnabled(not running and not starting)
         self.copy_url.setEnabled(running)
+        self.open_url.setEnabled(running)
         if running:
             self.state.setText("Running — students can connect with their bundle")
             self.url.setText(self.session.site_url or "")
@@ -165,7 +193,10 @@ class DemoSitePage(QWidget):
         if self._starting is not None or (self.session.site is not None and self.session.site.running):
             return
         try:
-            config = SiteConfig.from_workspace(self.session.workspace, host="127.0.0.1", port=self.port.value())
+            host = self.bind.text().strip() or "127.0.0.1"
+            config = SiteConfig.from_workspace(
+                self.session.workspace, host=host, port=self.port.value(), mode=str(self.mode.currentData())
+            )
         except (SiteError, OSError) as exc:
             self.session.messages.error("The demo site cannot start", sentence(str(exc)))
             return

@@ -62,3 +62,28 @@ def test_closing_the_window_stops_the_site(qtbot, make_window, workspace_with_se
     assert not site.running
     with socket.socket() as probe:
         assert probe.connect_ex((host, port)) != 0
+
+
+def test_friendly_mode_serves_the_how_to_page_without_a_certificate(qtbot, make_window,
+                                                                    workspace_with_server: Workspace) -> None:
+    import ssl
+    import urllib.request
+
+    window = make_window(workspace_with_server.root)
+    page = window.demo_site_page
+    page.port.setValue(0)
+    page.mode.setCurrentIndex(page.mode.findData("friendly"))
+    page.start_button.click()
+    wait_idle(qtbot, window)
+    site = window.session.site
+    assert site is not None and site.config.mode == "friendly"
+    assert not page.mode.isEnabled() and page.open_url.isEnabled()
+    ctx = ssl.create_default_context(cafile=str(workspace_with_server.ca_cert_path))
+    try:
+        urllib.request.urlopen(site.url, context=ctx, timeout=10)
+        raise AssertionError("expected HTTP 403")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
+        assert "Your browser sent no certificate" in exc.read().decode()
+        exc.close()
+
