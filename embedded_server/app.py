@@ -40,6 +40,7 @@ def create_app(
     events: EventLog,
     sessions: SessionStore | None = None,
     site_name: str = "mTLS Lab demo site",
+    require_user_match: bool = False,
 ) -> bottle.Bottle:
     """Build the site's WSGI application.
 
@@ -49,6 +50,8 @@ def create_app(
         events: where page views and logins are logged.
         sessions: session store (a new one by default).
         site_name: the title shown on every page.
+        require_user_match: accept a login only for the username that equals the
+            certificate's CN or one of its e-mail addresses.
     """
     app = bottle.Bottle()
     sessions = sessions or SessionStore()
@@ -56,7 +59,7 @@ def create_app(
     csrf_key = secrets.token_bytes(32)
     templates = {
         name: bottle.SimpleTemplate(name=name, lookup=[str(RESOURCES / "templates")])
-        for name in ("index", "user", "refused", "no_certificate")
+        for name in ("index", "user", "refused", "no_certificate", "error")
     }
 
     def render(name: str, **values: Any) -> str:
@@ -91,10 +94,16 @@ def create_app(
             raise bottle.HTTPResponse(
                 render("refused"), status=403, headers={**_SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"}
             )
+        # mod_ssl's names (plus the fingerprint, which mod_ssl lacks). A header a client
+        # sends arrives as HTTP_*, and waitress drops header names with "_", so none of
+        # these keys can come from the client; they are set here from the front's table.
+        environ["SSL_CLIENT_VERIFY"] = "SUCCESS"
         environ["SSL_CLIENT_S_DN"] = identity.subject
         environ["SSL_CLIENT_I_DN"] = identity.issuer
         environ["SSL_CLIENT_M_SERIAL"] = identity.serial
         environ["SSL_CLIENT_V_END"] = identity.not_after.isoformat()
+        environ["SSL_CLIENT_FINGERPRINT_SHA256"] = identity.fingerprint_sha256
+        environ["SSL_CLIENT_CERT"] = identity.certificate_pem
         environ["SSL_PROTOCOL"] = identity.protocol
         environ["SSL_CIPHER"] = identity.cipher
         environ["HTTPS"] = "on"
@@ -118,6 +127,8 @@ def create_app(
             "csrf": "The form expired. Please try again.",
             "throttled": "Too many failed attempts. Wait a minute and try again.",
             "session": "Please log in to see that page.",
+            "mismatch": "This certificate may only log in as its owner: use the name or e-mail address it was "
+                        "issued to.",
         }
         return render(
             "index",
@@ -139,11 +150,21 @@ def create_app(
         # Per certificate (one student guessing) and per username (many guessing one account).
         # Not per address: a classroom behind one NAT, or everyone on loopback, shares one.
         keys = (f"cert:{identity.fingerprint_sha256}", f"user:{username[:64].lower()}")
+        # A failed login logs the username only when it is a real account: people type
+        # their password into the username field, and the log is read by the instructor.
+        logged = username if username in users.usernames() else None
         if not throttle.try_acquire(*keys):
-            events.emit("login-throttled", "too many failed logins", subject=identity.subject, user=username[:64])
+            events.emit("login-throttled", "too many failed logins", subject=identity.subject, user=logged,
+                        known_user=logged is not None)
             bottle.redirect("/?error=throttled", 303)
+        if require_user_match and not _belongs_to(username, identity):
+            # Refused before the password is checked: nothing is learned about it.
+            events.emit("login-failed", "username does not match the certificate", subject=identity.subject,
+                        user=logged, known_user=logged is not None)
+            bottle.redirect("/?error=mismatch", 303)
         if not users.verify(username, password):
-            events.emit("login-failed", "wrong username or password", subject=identity.subject, user=username[:64])
+            events.emit("login-failed", "wrong username or password", subject=identity.subject, user=logged,
+                        known_user=logged is not None)
             bottle.redirect("/?error=login", 303)
         throttle.succeeded(*keys)
         token = sessions.create(username, identity.fingerprint_sha256)
@@ -172,11 +193,41 @@ def create_app(
             events.emit("logout", "logged out", subject=identity.subject)
         bottle.redirect("/", 303)
 
+    @app.get("/certificate.pem")
+    def certificate() -> str:
+        """The certificate this connection presented, as the app received it."""
+        bottle.response.content_type = "application/x-pem-file"
+        return str(bottle.request.environ["SSL_CLIENT_CERT"])
+
     @app.get("/static/<name>")
     def static(name: str) -> Any:
         return bottle.static_file(name, root=str(RESOURCES / "static"))
 
+    explanations = {
+        404: "There is no such page on this site.",
+        405: "That page does not accept this kind of request.",
+        500: "Something went wrong on the site. The instructor can see the details in the event log.",
+    }
+
+    def error_page(error: bottle.HTTPError) -> str:
+        """bottle's own error pages carry inline CSS; ours follow the CSP like every other page."""
+        _apply_headers(bottle.response)
+        bottle.response.set_header("Cache-Control", "no-store")
+        code = error.status_code
+        if code >= 500:
+            events.emit("error", f"{code} on {bottle.request.path}: {error.exception!r}", path=bottle.request.path)
+        return render("error", title=f"Error {code}", status=error.status_line,
+                      explanation=explanations.get(code, "The site could not answer this request."))
+
+    app.default_error_handler = error_page
     return app
+
+
+def _belongs_to(username: str, identity: ClientIdentity) -> bool:
+    """True when ``username`` is the certificate's CN or one of its e-mail addresses (case-insensitive)."""
+    wanted = username.strip().casefold()
+    names = [identity.common_name, *identity.emails]
+    return bool(wanted) and any(hmac.compare_digest(wanted.encode(), n.casefold().encode()) for n in names)
 
 
 def _same(given: str, expected: str) -> bool:

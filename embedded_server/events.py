@@ -24,14 +24,30 @@ class Event:
         return json.dumps({"time": self.time.isoformat(), "kind": self.kind, "message": self.message, **self.fields})
 
 
-class EventLog:
-    """The last ``capacity`` events, listeners called on every new one, and an optional JSONL file."""
+# A flood of refused connections writes one line each; the file must not fill the disk.
+# When it passes this size it becomes ``events.jsonl.1`` (replacing the previous one),
+# so the log never takes more than about twice this.
+MAX_FILE_BYTES = 5 * 1024 * 1024
 
-    def __init__(self, *, capacity: int = 2000, path: Path | None = None) -> None:
+
+class EventLog:
+    """The last ``capacity`` events, listeners called on every new one, and an optional JSONL file.
+
+    The file is rotated once it exceeds ``max_file_bytes``: at most the current
+    file and one previous one (``<name>.1``) exist.
+    """
+
+    def __init__(self, *, capacity: int = 2000, path: Path | None = None,
+                 max_file_bytes: int = MAX_FILE_BYTES) -> None:
         self._events: collections.deque[Event] = collections.deque(maxlen=capacity)
         self._listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
+        self._max_file_bytes = max_file_bytes
         self.path = path
+
+    @property
+    def rotated_path(self) -> Path | None:
+        return None if self.path is None else self.path.with_name(self.path.name + ".1")
 
     def emit(self, kind: str, message: str, **fields: Any) -> Event:
         event = Event(kind, message, fields)
@@ -45,6 +61,11 @@ class EventLog:
                     fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                     with os.fdopen(fd, "a", encoding="utf-8") as fh:
                         fh.write(event.to_json() + "\n")
+                        size = fh.tell()
+                    if size > self._max_file_bytes:
+                        rotated = self.rotated_path
+                        assert rotated is not None
+                        os.replace(self.path, rotated)
                 except OSError:
                     pass  # a full disk must not take the site down; the in-memory log still has it
         for listener in listeners:

@@ -12,6 +12,7 @@ connection made straight to waitress's port finds no entry.
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import threading
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ class ClientIdentity:
     subject: str
     issuer: str
     common_name: str
+    emails: tuple[str, ...]  # rfc822Name entries of the subjectAltName
     serial: str
     fingerprint_sha256: str
     not_after: dt.datetime
@@ -35,14 +37,24 @@ class ClientIdentity:
     cipher: str
     client_address: str
 
+    @property
+    def certificate_pem(self) -> str:
+        return ssl.DER_cert_to_PEM_cert(self.certificate_der)
+
     @classmethod
     def from_der(cls, der: bytes, *, protocol: str, cipher: str, client_address: str) -> ClientIdentity:
         cert = x509.load_der_x509_certificate(der)
         cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            emails = tuple(san.get_values_for_type(x509.RFC822Name))
+        except x509.ExtensionNotFound:
+            emails = ()
         return cls(
             subject=cert.subject.rfc4514_string(),
             issuer=cert.issuer.rfc4514_string(),
             common_name=str(cns[0].value) if cns else "",
+            emails=emails,
             serial=format(cert.serial_number, "X"),
             fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
             not_after=cert.not_valid_after_utc,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -20,26 +22,44 @@ class Session:
 
 
 class SessionStore:
-    """Server-side sessions: the cookie is a random 256-bit token, nothing else.
+    """Server-side sessions: the cookie is a random 256-bit token and its HMAC, nothing else.
 
-    A session is valid only with the certificate it was created with, so a
-    cookie copied to another browser (another certificate) is worthless.
+    The session itself (user, certificate fingerprint, expiry) stays on the
+    server, so expiry and logout are enforced here, not by the browser. A
+    session is valid only with the certificate it was created with, so a
+    cookie copied to another browser (another certificate) is worthless. The
+    signature lets a forged or truncated cookie be refused before any lookup.
     """
 
     def __init__(self, lifetime: float = SESSION_LIFETIME) -> None:
         self._lifetime = lifetime
+        self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
+    def _sign(self, token: str) -> str:
+        return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
+
+    def _verified(self, cookie: str | None) -> str | None:
+        """The token of a cookie whose signature is right, else None."""
+        if not cookie or "." not in cookie:
+            return None
+        token, _, signature = cookie.rpartition(".")
+        if not hmac.compare_digest(signature.encode("utf-8", "surrogateescape"), self._sign(token).encode()):
+            return None
+        return token
+
     def create(self, username: str, fingerprint: str) -> str:
+        """Start a session and return the cookie value."""
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._purge()
             self._sessions[token] = Session(username, fingerprint, time.monotonic() + self._lifetime)
-        return token
+        return f"{token}.{self._sign(token)}"
 
-    def get(self, token: str | None, fingerprint: str) -> Session | None:
-        if not token:
+    def get(self, cookie: str | None, fingerprint: str) -> Session | None:
+        token = self._verified(cookie)
+        if token is None:
             return None
         with self._lock:
             session = self._sessions.get(token)
@@ -48,11 +68,12 @@ class SessionStore:
             if session.expires <= time.monotonic():
                 del self._sessions[token]
                 return None
-        if not secrets.compare_digest(session.fingerprint, fingerprint):
+        if not hmac.compare_digest(session.fingerprint.encode(), fingerprint.encode()):
             return None
         return session
 
-    def end(self, token: str | None) -> None:
+    def end(self, cookie: str | None) -> None:
+        token = self._verified(cookie)
         if token:
             with self._lock:
                 self._sessions.pop(token, None)

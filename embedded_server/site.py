@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
+import socket
 import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import waitress
+from cryptography import x509
 
 from core.site_users import UserStore
 from core.workspace import Workspace
 from embedded_server.app import create_app
 from embedded_server.events import EventLog
 from embedded_server.identity import IdentityTable
+from embedded_server.sessions import SESSION_LIFETIME, SessionStore
 from embedded_server.tls_front import TlsFront
 
 DEFAULT_PORT = 8443
@@ -38,10 +42,15 @@ class SiteConfig:
     event_log_file: Path | None = None
     crl: Path | None = None  # enforced for client certificates when the file exists
     mode: str = "strict"
+    # Certificate-to-user mapping: a login is accepted only for the username that
+    # equals the certificate's CN or one of its e-mail addresses (per-student certificates).
+    require_user_match: bool = False
+    session_lifetime: float = SESSION_LIFETIME
 
     @classmethod
     def from_workspace(
-        cls, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0, mode: str = "strict"
+        cls, workspace: Workspace, *, host: str = "127.0.0.1", port: int = 0, mode: str = "strict",
+        require_user_match: bool = False,
     ) -> SiteConfig:
         """The site of a workspace: its server certificate, CA, users and event log.
 
@@ -65,11 +74,54 @@ class SiteConfig:
             event_log_file=workspace.root / "site" / "events.jsonl",
             crl=workspace.crl_pem_path,
             mode=mode,
+            require_user_match=require_user_match,
         )
 
 
 class SiteError(RuntimeError):
     """The site could not start; the message says why in plain words."""
+
+
+_WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 -- listed in order to refuse them
+
+
+def check_certificate_covers_host(cert_path: Path, host: str) -> None:
+    """Make sure the server certificate names the address the site binds.
+
+    A browser on a classroom LAN reaches the site by that address (or this
+    machine's host name); a certificate for localhost only would fail there with
+    a name mismatch that looks like the site's fault rather than the setup's.
+
+    Raises:
+        SiteError: the address is a wildcard, or the certificate does not cover it.
+    """
+    hostname = socket.gethostname()
+    fix = f"python main.py issue-server --host {host} --host {hostname} --host localhost --host 127.0.0.1"
+    if host in _WILDCARDS:
+        raise SiteError(
+            f"binding {host or 'every interface'} would expose the site on every network; "
+            "give the address of one interface with --host, e.g. 192.168.1.20"
+        )
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except FileNotFoundError as exc:
+        raise SiteError("the demo site has no server certificate yet; issue one first") from exc
+    except (ValueError, x509.ExtensionNotFound) as exc:
+        raise SiteError(f"the server certificate {cert_path} has no usable subjectAltName; run: {fix}") from exc
+    if address is not None:
+        covered = address in san.get_values_for_type(x509.IPAddress)
+    else:
+        covered = host.lower().rstrip(".") in (n.lower() for n in san.get_values_for_type(x509.DNSName))
+    if not covered:
+        raise SiteError(
+            f"the server certificate does not cover {host}, so browsers would refuse the site there; "
+            f"issue a new one first: {fix}"
+        )
 
 
 def make_server_context(config: SiteConfig) -> ssl.SSLContext:
@@ -147,9 +199,16 @@ class DemoSite:
         with self._lock:
             if self._front is not None:
                 return self.url
+            check_certificate_covers_host(self.config.server_cert, self.config.host)
             self._context, self._stamp = make_server_context(self.config), self._file_stamp()
             identities = IdentityTable()
-            app = create_app(identities=identities, users=UserStore(self.config.users_file), events=self.events)
+            app = create_app(
+                identities=identities,
+                users=UserStore(self.config.users_file),
+                events=self.events,
+                sessions=SessionStore(self.config.session_lifetime),
+                require_user_match=self.config.require_user_match,
+            )
             # waitress stays on loopback with an ephemeral port; only the front faces clients.
             server = waitress.create_server(
                 app, host="127.0.0.1", port=0, threads=8, ident="mTLS Lab", channel_timeout=120

@@ -15,11 +15,13 @@ One thread per connection, with blocking sockets. This is deliberate:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +31,17 @@ from embedded_server.identity import ClientIdentity, IdentityTable, NoCertificat
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to complete the TLS handshake
 IDLE_TIMEOUT = 300.0  # seconds a connection may sit with no traffic either way
 MAX_CONNECTIONS = 512  # a classroom is ~30 browsers with ~6 connections each
+# One address may hold only this many connections that have not finished their
+# handshake: a script opening hundreds of silent TCP connections from one machine
+# then cannot use up MAX_CONNECTIONS and lock the class out. Browsers open ~6.
+MAX_HANDSHAKES_PER_ADDRESS = 32
+# ... and at most this many connections in all. A classroom behind one NAT address
+# (30 browsers x 6) stays below it; on loopback every client is 127.0.0.1.
+MAX_CONNECTIONS_PER_ADDRESS = MAX_CONNECTIONS // 2
+# Friendly mode lets a connection without a certificate complete the handshake
+# just to show the how-to page; such a connection may not sit idle for long.
+NO_CERTIFICATE_IDLE_TIMEOUT = 15.0
+_QUIET_SECONDS = 5.0  # a flood of refusals from one address is logged once per this many seconds
 _CHUNK = 64 * 1024
 
 
@@ -105,6 +118,9 @@ class TlsFront:
         self._conns: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._handshaking: collections.Counter[str] = collections.Counter()
+        self._open: collections.Counter[str] = collections.Counter()
+        self._last_flood_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._stopping = threading.Event()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._listener = socket.socket(family, socket.SOCK_STREAM)
@@ -151,9 +167,11 @@ class TlsFront:
                 if self._stopping.is_set():
                     return
                 continue
-            if not self._slots.acquire(blocking=False):
-                self._events.emit("connection-refused", "too many connections", client=addr[0])
+            refusal = self._admit(addr[0])
+            if refusal is not None:
+                # No TLS yet, so no alert to send: the client sees the connection closed.
                 sock.close()
+                self._log_flood(addr[0], refusal)
                 continue
             thread = threading.Thread(
                 target=self._serve, args=(sock, addr), name=f"tls-front-{addr[0]}:{addr[1]}", daemon=True
@@ -163,9 +181,42 @@ class TlsFront:
                 self._conns.add(sock)
             thread.start()
 
+    def _admit(self, ip: str) -> str | None:
+        """Count a new connection from ``ip``, or say why it is refused."""
+        with self._lock:
+            if self._handshaking[ip] >= MAX_HANDSHAKES_PER_ADDRESS:
+                return "too many unfinished handshakes from this address"
+            if self._open[ip] >= MAX_CONNECTIONS_PER_ADDRESS:
+                return "too many connections from this address"
+            if not self._slots.acquire(blocking=False):
+                return "too many connections"
+            self._handshaking[ip] += 1
+            self._open[ip] += 1
+        return None
+
+    def _handshake_over(self, ip: str) -> None:
+        with self._lock:
+            self._handshaking[ip] -= 1
+            if self._handshaking[ip] <= 0:
+                del self._handshaking[ip]
+
+    def _log_flood(self, ip: str, reason: str) -> None:
+        """Log a refusal, but only once per address and reason every few seconds."""
+        now = time.monotonic()
+        key = (ip, reason)
+        last, suppressed = self._last_flood_log.get(key, (0.0, 0))
+        if now - last < _QUIET_SECONDS:
+            self._last_flood_log[key] = (last, suppressed + 1)
+            return
+        if len(self._last_flood_log) > 4096:  # addresses of a scan: forget them rather than grow
+            self._last_flood_log.clear()
+        self._last_flood_log[key] = (now, 0)
+        self._events.emit("connection-refused", reason, client=ip, refused_since_last_logged=suppressed)
+
     def _serve(self, sock: socket.socket, addr: tuple[str, int]) -> None:
         client = f"{addr[0]}:{addr[1]}"
         tls: ssl.SSLSocket | None = None
+        handshaking = True
         try:
             context = self._context()
             sock.settimeout(self._handshake_timeout)
@@ -175,6 +226,8 @@ class TlsFront:
                     self._conns.discard(sock)
                     self._conns.add(tls)
                 tls.do_handshake()
+                handshaking = False
+                self._handshake_over(addr[0])
             except (ssl.SSLError, OSError) as exc:
                 if not self._stopping.is_set():
                     refusal = explain_handshake_error(exc)
@@ -192,7 +245,8 @@ class TlsFront:
                 # presented was still verified, and refused above when bad.
                 self._events.emit("connection-without-certificate", "no client certificate (friendly mode: "
                                   "the site shows how to import the bundle)", client=addr[0])
-                self._pipe(tls, NoCertificate(tls.version() or "", cipher[0] if cipher else "", addr[0]))
+                self._pipe(tls, NoCertificate(tls.version() or "", cipher[0] if cipher else "", addr[0]),
+                           idle=min(self._idle_timeout, NO_CERTIFICATE_IDLE_TIMEOUT))
                 return
             identity = ClientIdentity.from_der(
                 der,
@@ -221,10 +275,16 @@ class TlsFront:
                 if tls is not None:
                     self._conns.discard(tls)
                 self._threads.discard(threading.current_thread())
+                self._open[addr[0]] -= 1
+                if self._open[addr[0]] <= 0:
+                    del self._open[addr[0]]
+            if handshaking:
+                self._handshake_over(addr[0])
             self._slots.release()
 
-    def _pipe(self, tls: ssl.SSLSocket, identity: Peer) -> None:
-        backend = socket.create_connection(self._backend, timeout=self._idle_timeout)
+    def _pipe(self, tls: ssl.SSLSocket, identity: Peer, idle: float | None = None) -> None:
+        idle = self._idle_timeout if idle is None else idle
+        backend = socket.create_connection(self._backend, timeout=idle)
         port = backend.getsockname()[1]
         # Register before forwarding a byte; unregister before closing, while the
         # port is still ours (see identity.py).
@@ -232,8 +292,8 @@ class TlsFront:
         with self._lock:
             self._conns.add(backend)
         try:
-            tls.settimeout(self._idle_timeout)
-            _relay(tls, backend, self._idle_timeout, self._stopping.is_set)
+            tls.settimeout(idle)
+            _relay(tls, backend, idle, self._stopping.is_set)
         finally:
             self._identities.unregister(port)
             with self._lock:

@@ -8,6 +8,7 @@
     <dt>Issued by</dt><dd id="cert-issuer">{{identity.issuer}}</dd>
     <dt>Valid until</dt><dd id="cert-expiry">{{identity.not_after.strftime('%Y-%m-%d %H:%M UTC')}}</dd>
     <dt>Serial</dt><dd class="mono">{{identity.serial}}</dd>
+    <dt>SHA-256 fingerprint</dt><dd class="mono" id="cert-fingerprint">{{identity.fingerprint_sha256}}</dd>
     <dt>Connection</dt><dd>{{identity.protocol}}, {{identity.cipher}}</dd>
   </dl>
 </section>
