@@ -53,6 +53,16 @@ class Messages(QObject):
         path, _ = QFileDialog.getOpenFileName(parent or self._parent_widget, title, start, file_filter)
         return path or None
 
+    def ask_save_file(self, title: str, start: str, file_filter: str, *, parent: QWidget | None = None) -> str | None:
+        """Ask where to save a file; ``None`` when the user cancels."""
+        path, _ = QFileDialog.getSaveFileName(parent or self._parent_widget, title, start, file_filter)
+        return path or None
+
+    def ask_choice(self, title: str, label: str, choices: list[str], *, parent: QWidget | None = None) -> str | None:
+        """Ask to pick one of ``choices``; ``None`` when the user cancels."""
+        item, ok = QInputDialog.getItem(parent or self._parent_widget, title, label, choices, 0, False)
+        return item if ok else None
+
     def ask_passphrase(self, *, parent: QWidget | None = None) -> str | None:
         """The CA passphrase, asked through :meth:`ask`."""
         return self.ask(

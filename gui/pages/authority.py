@@ -153,13 +153,8 @@ class AuthorityPage(QWidget):
         self.issue_server_button.setEnabled(False)
 
         def done(_cert: object) -> None:
+            # A running site notices the new files itself and uses them for the next connection.
             self.session.certificates_changed.emit()
-            site = self.session.site
-            if site is not None and site.running:
-                try:
-                    site.reload_context()
-                except Exception as exc:  # a reload failure must not lose the new certificate
-                    self.session.messages.error("Site not reloaded", sentence(str(exc)))
             self.session.messages.info(
                 "Server certificate issued",
                 f"The demo site now has a certificate for {', '.join(SERVER_HOSTS)}.",

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.authority import Authority
 from core.registry import Record
+from core.revocation import REASONS
+from core.storage import PUBLIC, atomic_write
+from core.workspace import slugify
+from gui.certificate_details import CertificateDetailsDialog
 from gui.certificates_model import CertificateModel, Column, make_proxy
 from gui.messages import sentence
 from gui.session import Session
@@ -36,11 +55,30 @@ class CertificatesPage(QWidget):
         # Serials are long random hex: they give way (elided in the middle, full in the tooltip).
         header.setSectionResizeMode(Column.SERIAL, QHeaderView.ResizeMode.Stretch)
         self.summary = QLabel()
+        self.details_button = QPushButton("Details…")
+        self.details_button.setToolTip("Every field and extension of the selected certificate")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the selected certificate as PEM (.crt/.pem) or DER (.cer/.der)")
+        self.revoke_button = QPushButton("Revoke…")
+        self.revoke_button.setToolTip(
+            "Revoke the selected certificate; a running site refuses it from the next connection"
+        )
+        self.details_button.clicked.connect(self.show_details)
+        self.export_button.clicked.connect(self.export_selected)
+        self.revoke_button.clicked.connect(self.revoke_selected)
+        self.table.doubleClicked.connect(lambda _index: self.show_details())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        actions = QHBoxLayout()
+        actions.addWidget(self.details_button)
+        actions.addWidget(self.export_button)
+        actions.addWidget(self.revoke_button)
+        actions.addStretch(1)
+        actions.addWidget(self.summary)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Certificates</h2>"))
         layout.addWidget(self.search)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.summary)
+        layout.addLayout(actions)
         session.certificates_changed.connect(self.refresh)
         session.ca_changed.connect(self.refresh)
         self.refresh()
@@ -57,4 +95,99 @@ class CertificatesPage(QWidget):
         counts = {kind: sum(1 for r in records if r.kind == kind) for kind in ("ca", "server", "client")}
         self.summary.setText(
             f"{len(records)} certificates: {counts['ca']} CA, {counts['server']} server, {counts['client']} client"
+        )
+        self._update_buttons()
+
+    # -- actions on the selected row -------------------------------------------------------
+    def selected(self) -> Record | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.record(self.proxy.mapToSource(rows[0]).row())
+
+    def select_serial(self, serial: str) -> None:
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if self.model.record(self.proxy.mapToSource(index).row()).serial == serial:
+                self.table.selectRow(row)
+                return
+
+    def _update_buttons(self) -> None:
+        record = self.selected()
+        self.details_button.setEnabled(record is not None)
+        self.export_button.setEnabled(record is not None)
+        self.revoke_button.setEnabled(record is not None and record.kind != "ca" and record.status == "valid")
+
+    def _certificate(self, record: Record) -> x509.Certificate | None:
+        path = self.session.workspace.root / (record.cert_path or "")
+        try:
+            pem = path.read_bytes()
+            # server.crt holds the chain; the first certificate is the leaf.
+            return x509.load_pem_x509_certificates(pem)[0]
+        except (OSError, ValueError, IndexError):
+            self.session.messages.error("Certificate file missing",
+                                        f"The file of {record.common_name} ({path}) cannot be read.")
+            return None
+
+    def show_details(self) -> CertificateDetailsDialog | None:
+        record = self.selected()
+        cert = self._certificate(record) if record else None
+        if cert is None:
+            return None
+        self.details = CertificateDetailsDialog(cert, self)
+        self.details.show()
+        return self.details
+
+    def export_selected(self) -> None:
+        record = self.selected()
+        cert = self._certificate(record) if record else None
+        if record is None or cert is None:
+            return
+        stem = slugify(record.common_name)
+        target = self.session.messages.ask_save_file(
+            "Export certificate", str(Path.home() / f"{stem}.crt"),
+            "PEM certificate (*.crt *.pem);;DER certificate for Windows/macOS (*.cer *.der)",
+        )
+        if not target:
+            return
+        der = Path(target).suffix.lower() in (".cer", ".der")
+        data = cert.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM)
+        try:
+            atomic_write(Path(target), data, mode=PUBLIC)
+        except OSError as exc:
+            self.session.messages.error("Export failed", sentence(exc.strerror or str(exc)))
+            return
+        self.session.messages.info("Certificate exported", f"Saved {'DER' if der else 'PEM'} to {target}.")
+
+    def revoke_selected(self) -> None:
+        record = self.selected()
+        if record is None or record.kind == "ca" or record.status != "valid":
+            return
+        reason = self.session.messages.ask_choice(
+            "Revoke certificate",
+            f"Revoke {record.common_name} ({record.serial[:16]}…)? The site refuses it from the next connection.\n"
+            "Reason:",
+            list(REASONS),
+        )
+        if reason is None:
+            return
+        serial = record.serial
+
+        def revoke(authority: Authority) -> None:
+            self.session.tasks.run(
+                lambda: self.session.workspace.revoke(authority, serial, reason=reason),
+                on_success=lambda rec: self._revoked(rec),
+                on_failure=lambda msg: self.session.messages.error("Revocation failed", sentence(msg)),
+                owner=self,
+                label="revoke",
+            )
+
+        self.session.with_authority(revoke)
+
+    def _revoked(self, record: Record) -> None:
+        self.session.certificates_changed.emit()
+        self.session.messages.info(
+            "Certificate revoked",
+            f"{record.common_name} is revoked ({record.serial}). The revocation list was re-signed; "
+            "a running demo site refuses this certificate from its next connection.",
         )

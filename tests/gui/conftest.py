@@ -20,6 +20,8 @@ class Answers:
 
     def __init__(self) -> None:
         self.passphrase: str | None = CA_PASSPHRASE
+        self.save_to: str | None = None
+        self.choice: str | None = None
         self.asked: list[str] = []
 
     def ask(self, title: str, label: str, *, secret: bool = False, parent: object = None) -> str | None:
@@ -29,6 +31,15 @@ class Answers:
     def ask_file(self, title: str, start: str, file_filter: str, *, parent: object = None) -> str | None:
         self.asked.append(title)
         return None
+
+    def ask_save_file(self, title: str, start: str, file_filter: str, *, parent: object = None) -> str | None:
+        self.asked.append(title)
+        return self.save_to
+
+    def ask_choice(self, title: str, label: str, choices: list[str], *, parent: object = None) -> str | None:
+        self.asked.append(title)
+        assert self.choice is None or self.choice in choices
+        return self.choice
 
 
 @pytest.fixture
@@ -44,6 +55,8 @@ def make_window(qtbot, answers: Answers) -> Iterator[Callable[[Path], MainWindow
         window = MainWindow(root)
         window.messages.ask = answers.ask  # type: ignore[method-assign]
         window.messages.ask_file = answers.ask_file  # type: ignore[method-assign]
+        window.messages.ask_save_file = answers.ask_save_file  # type: ignore[method-assign]
+        window.messages.ask_choice = answers.ask_choice  # type: ignore[method-assign]
         qtbot.addWidget(window)
         window.show()
         windows.append(window)

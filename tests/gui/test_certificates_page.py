@@ -1,0 +1,74 @@
+"""Certificates area: details, export and revoke on the selected row, against a real workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography import x509
+
+from core.workspace import Workspace
+from tests.gui.conftest import CA_PASSPHRASE, SLOW, wait_idle
+
+
+def issue(ws: Workspace, name: str) -> str:
+    bundle = ws.issue_client_bundle(ws.load_ca(CA_PASSPHRASE), name=name, password="bundle-pass-1")
+    return format(bundle.certificate.serial_number, "X")
+
+
+def test_details_show_every_extension(qtbot, make_window, workspace_with_server: Workspace) -> None:
+    serial = issue(workspace_with_server, "Ada Lovelace")
+    window = make_window(workspace_with_server.root)
+    page = window.certificates_page
+    assert not page.details_button.isEnabled()
+    page.select_serial(serial)
+    assert page.details_button.isEnabled() and page.revoke_button.isEnabled()
+    dialog = page.show_details()
+    assert dialog is not None
+    fields = dict(dialog.rows)
+    assert fields["Subject"] == "CN=Ada Lovelace"
+    assert fields["extendedKeyUsage"] == "TLS client (clientAuth)"
+    assert "basicConstraints (critical)" in fields
+    dialog.close()
+
+
+def test_export_pem_and_der(qtbot, make_window, answers, workspace_with_server: Workspace, tmp_path: Path) -> None:
+    serial = issue(workspace_with_server, "Grace Hopper")
+    window = make_window(workspace_with_server.root)
+    page = window.certificates_page
+    page.select_serial(serial)
+    for name, loader in (("grace.crt", x509.load_pem_x509_certificate), ("grace.cer", x509.load_der_x509_certificate)):
+        answers.save_to = str(tmp_path / name)
+        with qtbot.waitSignal(window.messages.shown, timeout=SLOW) as shown:
+            page.export_button.click()
+        assert shown.args[0] == "info"
+        cert = loader((tmp_path / name).read_bytes())
+        assert format(cert.serial_number, "X") == serial
+
+
+def test_revoke_updates_registry_crl_and_table(qtbot, make_window, answers,
+                                               workspace_with_server: Workspace) -> None:
+    serial = issue(workspace_with_server, "Alan Turing")
+    window = make_window(workspace_with_server.root)
+    page = window.certificates_page
+    page.select_serial(serial)
+    answers.choice = "keyCompromise"
+    with qtbot.waitSignal(window.messages.shown, timeout=SLOW) as shown:
+        page.revoke_button.click()
+    wait_idle(qtbot, window)
+    assert shown.args[:2] == ["info", "Certificate revoked"]
+    assert workspace_with_server.registry.get(serial).status == "revoked"
+    crl = x509.load_pem_x509_crl(workspace_with_server.crl_pem_path.read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
+    page.select_serial(serial)
+    assert not page.revoke_button.isEnabled()  # already revoked
+
+
+def test_cancelled_revoke_changes_nothing(qtbot, make_window, answers, workspace_with_server: Workspace) -> None:
+    serial = issue(workspace_with_server, "Edsger Dijkstra")
+    window = make_window(workspace_with_server.root)
+    page = window.certificates_page
+    page.select_serial(serial)
+    answers.choice = None
+    page.revoke_button.click()
+    wait_idle(qtbot, window)
+    assert workspace_with_server.registry.get(serial).status == "valid"
