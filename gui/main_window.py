@@ -25,6 +25,7 @@ from gui.operations import TaskManager
 from gui.pages.authority import AuthorityPage
 from gui.pages.certificates import CertificatesPage
 from gui.pages.demo_site import DemoSitePage
+from gui.pages.student_help import StudentHelpPage
 from gui.pages.test_connection import TestConnectionPage
 from gui.session import Credentials, Session
 from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard
@@ -35,6 +36,7 @@ class Area(enum.IntEnum):
     CERTIFICATES = 1
     DEMO_SITE = 2
     TEST_CONNECTION = 3
+    STUDENT_HELP = 4
 
 
 AREA_LABELS = {
@@ -42,6 +44,7 @@ AREA_LABELS = {
     Area.CERTIFICATES: ("Certificates", QStyle.StandardPixmap.SP_FileDialogDetailedView),
     Area.DEMO_SITE: ("Demo Site", QStyle.StandardPixmap.SP_ComputerIcon),
     Area.TEST_CONNECTION: ("Test Connection", QStyle.StandardPixmap.SP_MediaPlay),
+    Area.STUDENT_HELP: ("Student Help", QStyle.StandardPixmap.SP_DialogHelpButton),
 }
 
 
@@ -59,6 +62,7 @@ class MainWindow(QMainWindow):
         self.certificates_page = CertificatesPage(self.session)
         self.demo_site_page = DemoSitePage(self.session)
         self.test_connection_page = TestConnectionPage(self.session)
+        self.student_help_page = StudentHelpPage(self.session)
         self.authority_page.create_ca_requested.connect(self.open_create_ca)
         self.authority_page.issue_bundle_requested.connect(self.open_issue_bundle)
 
@@ -71,6 +75,7 @@ class MainWindow(QMainWindow):
             (Area.CERTIFICATES, self.certificates_page),
             (Area.DEMO_SITE, self.demo_site_page),
             (Area.TEST_CONNECTION, self.test_connection_page),
+            (Area.STUDENT_HELP, self.student_help_page),
         ):
             label, icon = AREA_LABELS[area]
             item = QListWidgetItem(self.style().standardIcon(icon), label)
