@@ -36,6 +36,12 @@ class Authority:
 
     certificate: x509.Certificate
     key: PrivateKey
+    # The CAs above this one, nearest first, up to the root (empty for a root CA).
+    chain: tuple[x509.Certificate, ...] = ()
+
+    def chain_to_root(self) -> list[x509.Certificate]:
+        """This CA's certificate and those above it: what bundles and the server send."""
+        return [self.certificate, *self.chain]
 
     @property
     def name(self) -> str:
@@ -84,8 +90,14 @@ class Authority:
         email: str | None = None,
         key_type: KeyType = KeyType.EC_P256,
         valid_days: int = CLIENT_DEFAULT_DAYS,
+        subject: x509.Name | None = None,
+        key: PrivateKey | None = None,
     ) -> Issued:
         """Issue a client certificate (EKU clientAuth) for a person called ``name``.
+
+        Args:
+            subject: the exact subject to use (a renewal keeps the old one); default CN=name, O=the CA's.
+            key: an already generated key of ``key_type`` (batches generate keys in worker processes).
 
         Raises:
             ValueError: the name or e-mail is invalid.
@@ -106,10 +118,12 @@ class Authority:
             ):
                 raise ValueError(f"{email!r} is not a valid e-mail address (ASCII only, like name@school.example)")
             san.append(x509.RFC822Name(email))
-        key = generate_private_key(key_type)
+        if subject is None:
+            subject = make_name(name, organization=organization(self.certificate))
+        key = key if key is not None else generate_private_key(key_type)
         request = CertificateRequest(
             kind=Kind.CLIENT,
-            subject=make_name(name, organization=organization(self.certificate)),
+            subject=subject,
             public_key=key.public_key(),
             valid_days=valid_days,
             san=san,

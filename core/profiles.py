@@ -44,6 +44,16 @@ MAX_DAYS = 36500
 BACKDATE = dt.timedelta(minutes=5)
 
 
+def server_lifetime_warning(valid_days: int) -> str | None:
+    """A warning for server lifetimes Apple platforms refuse, else None."""
+    if valid_days > SERVER_APPLE_LIMIT_DAYS:
+        return (
+            f"a server certificate valid for {valid_days} days is refused by Safari, iOS and macOS "
+            f"(they accept at most {SERVER_APPLE_LIMIT_DAYS} days); choose {SERVER_DEFAULT_DAYS}"
+        )
+    return None
+
+
 def random_serial() -> int:
     """A random positive serial of 159 bits (RFC 5280 allows 20 octets)."""
     return secrets.randbits(159) | (1 << 158)

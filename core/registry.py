@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 
 from core.authority import common_name
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -40,6 +40,14 @@ _MIGRATIONS: dict[int, str] = {
     CREATE TABLE crl_state (id INTEGER PRIMARY KEY CHECK (id = 1), number INTEGER NOT NULL);
     INSERT INTO crl_state (id, number) VALUES (1, 0);
     """,
+    # 3: a row is written "pending" before its files and marked done after them, so a
+    # crash in between is found (and rolled back) when the workspace is next opened.
+    3: """
+    ALTER TABLE certificates ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE certificates ADD COLUMN email TEXT;
+    CREATE INDEX certificates_status ON certificates (status);
+    CREATE INDEX certificates_issued_at ON certificates (issued_at);
+    """,
 }
 
 
@@ -57,6 +65,9 @@ class Record:
     status: str
     cert_path: str | None
     bundle_path: str | None
+    revoked_at: dt.datetime | None = None
+    revocation_reason: str | None = None
+    pending: bool = False
 
     def is_expired(self, now: dt.datetime | None = None) -> bool:
         return (now or dt.datetime.now(dt.UTC)) >= self.not_after
@@ -106,8 +117,12 @@ class Registry:
         kind: str,
         cert_path: str | None = None,
         bundle_path: str | None = None,
+        pending: bool = False,
     ) -> Record:
         """Record an issued certificate.
+
+        Args:
+            pending: the files are not written yet; :meth:`mark_done` follows them.
 
         Raises:
             ValueError: the serial is already recorded (serials are never reused).
@@ -123,12 +138,14 @@ class Registry:
             cert_path,
             bundle_path,
             dt.datetime.now(dt.UTC).isoformat(),
+            int(pending),
         )
         try:
             with self._connect() as db:
                 db.execute(
                     "INSERT INTO certificates (serial, kind, common_name, subject, not_before, not_after,"
-                    " fingerprint_sha256, cert_path, bundle_path, issued_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " fingerprint_sha256, cert_path, bundle_path, issued_at, pending)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     row,
                 )
         except sqlite3.IntegrityError as exc:
@@ -143,14 +160,86 @@ class Registry:
             raise KeyError(serial)
         return _record(row)
 
-    def list(self, *, kind: str | None = None) -> list[Record]:
-        """Every record, newest first, optionally of one kind."""
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> list[Record]:
+        """Every finished record, newest first, filtered in SQL (instant for 10,000 rows).
+
+        Args:
+            kind: only ``ca``, ``server`` or ``client``.
+            status: only ``valid`` or ``revoked``.
+            search: a case-insensitive part of the name or serial.
+            limit: at most this many rows.
+        """
+        where = ["pending = 0"]
+        params: builtins.list[object] = []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if search:
+            where.append("(common_name LIKE ? ESCAPE '\\' OR serial LIKE ? ESCAPE '\\')")
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [pattern, pattern]
+        sql = _SELECT + " WHERE " + " AND ".join(where) + " ORDER BY issued_at DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
         with self._connect() as db:
-            if kind is None:
-                rows = db.execute(_SELECT + " ORDER BY issued_at DESC").fetchall()
-            else:
-                rows = db.execute(_SELECT + " WHERE kind = ? ORDER BY issued_at DESC", (kind,)).fetchall()
+            rows = db.execute(sql, params).fetchall()
         return [_record(r) for r in rows]
+
+    def pending(self) -> builtins.list[Record]:
+        """Rows whose files were being written when the app stopped."""
+        with self._connect() as db:
+            rows = db.execute(_SELECT + " WHERE pending = 1").fetchall()
+        return [_record(r) for r in rows]
+
+    def mark_done(self, serial: str) -> None:
+        """The row's files are all in place."""
+        with self._connect() as db:
+            db.execute("UPDATE certificates SET pending = 0 WHERE serial = ?", (serial,))
+
+    def discard(self, serial: str) -> None:
+        """Forget a pending row whose files never made it (the certificate was never handed out).
+
+        Raises:
+            ValueError: the row is not pending (finished rows are never deleted).
+        """
+        with self._connect() as db:
+            cur = db.execute("DELETE FROM certificates WHERE serial = ? AND pending = 1", (serial,))
+            if cur.rowcount == 0 and db.execute(
+                "SELECT 1 FROM certificates WHERE serial = ?", (serial,)
+            ).fetchone():
+                raise ValueError(f"serial {serial} is finished; only pending rows can be discarded")
+
+    def move_files(self, serial: str, *, cert_path: str | None, bundle_path: str | None) -> Record:
+        """Record that a certificate's files now live elsewhere (archived)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE certificates SET cert_path = ?, bundle_path = ? WHERE serial = ?",
+                (cert_path, bundle_path, serial),
+            )
+        return self.get(serial)
+
+    def by_bundle_path(self, bundle_path: str) -> Record | None:
+        """The finished row whose bundle is at ``bundle_path``, if any."""
+        with self._connect() as db:
+            row = db.execute(
+                _SELECT + " WHERE bundle_path = ? AND pending = 0 ORDER BY issued_at DESC LIMIT 1", (bundle_path,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM certificates WHERE pending = 0").fetchone()[0])
 
     def revoke(self, serial: str, *, reason: str, when: dt.datetime | None = None) -> Record:
         """Mark a certificate revoked.
@@ -196,20 +285,23 @@ class Registry:
 
 _SELECT = (
     "SELECT serial, kind, common_name, subject, not_before, not_after, fingerprint_sha256, status,"
-    " cert_path, bundle_path FROM certificates"
+    " cert_path, bundle_path, revoked_at, revocation_reason, pending FROM certificates"
 )
 
 
-def _record(row: tuple[str, ...]) -> Record:
+def _record(row: tuple[object, ...]) -> Record:
     return Record(
-        serial=row[0],
-        kind=row[1],
-        common_name=row[2],
-        subject=row[3],
-        not_before=dt.datetime.fromisoformat(row[4]),
-        not_after=dt.datetime.fromisoformat(row[5]),
-        fingerprint_sha256=row[6],
-        status=row[7],
-        cert_path=row[8],
-        bundle_path=row[9],
+        serial=str(row[0]),
+        kind=str(row[1]),
+        common_name=str(row[2]),
+        subject=str(row[3]),
+        not_before=dt.datetime.fromisoformat(str(row[4])),
+        not_after=dt.datetime.fromisoformat(str(row[5])),
+        fingerprint_sha256=str(row[6]),
+        status=str(row[7]),
+        cert_path=None if row[8] is None else str(row[8]),
+        bundle_path=None if row[9] is None else str(row[9]),
+        revoked_at=None if row[10] is None else dt.datetime.fromisoformat(str(row[10])),
+        revocation_reason=None if row[11] is None else str(row[11]),
+        pending=bool(row[12]),
     )

@@ -17,10 +17,12 @@ Layout (documented in docs/workspace.md)::
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.authority import Authority, Issued, create_root_ca
-from core.bundles import check_bundle_password, write_p12
-from core.keys import KeyType, PrivateKey
+from core.bundles import BundleProfile, check_bundle_password, encode_p12
+from core.keys import KeyType, PrivateKey, key_type_of
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
 from core.registry import Record, Registry
 from core.revocation import build_crl, crl_is_fresh, crl_pem_der, parse_reason
@@ -38,6 +40,15 @@ from core.site_users import UserStore
 from core.storage import PRIVATE, PUBLIC, atomic_write, make_private_dir
 
 MIN_PASSPHRASE_LENGTH = 8
+
+# Tests set this to simulate a crash between the steps of a write ("row-added",
+# "bundle-written", "cert-written"): raising, or os._exit() in a child process.
+crash_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if crash_hook is not None:
+        crash_hook(name)
 
 
 class WorkspaceError(ValueError):
@@ -87,6 +98,8 @@ class Workspace:
         self.registry_path = self.root / "registry.sqlite3"
         self._registry: Registry | None = None
         self._users: UserStore | None = None
+        if self.registry_path.is_file():
+            self.registry  # noqa: B018 (opening reconciles an interrupted write)
 
     # -- state -------------------------------------------------------------
     def has_ca(self) -> bool:
@@ -101,10 +114,70 @@ class Workspace:
 
     @property
     def registry(self) -> Registry:
+        """The registry, reconciled with the files on first use (see :meth:`reconcile`)."""
         if self._registry is None:
             self.root.mkdir(parents=True, exist_ok=True)
             self._registry = Registry(self.registry_path)
+            self.reconcile()
         return self._registry
+
+    def reconcile(self) -> list[str]:
+        """Finish or roll back writes a crash interrupted, so rows and files agree again.
+
+        A row is added ``pending`` before its files are written and marked done after
+        them. A pending row whose files are all in place (the crash came after the last
+        rename) is marked done; otherwise its partial files are removed and the row
+        forgotten: that certificate never left the machine.
+
+        Returns:
+            The serials rolled back.
+        """
+        registry = self.registry
+        rolled_back: list[str] = []
+        with self._write_lock(exclusive=True) as got:
+            if not got:  # another process is writing right now: its rows are not abandoned
+                return rolled_back
+            rolled_back = self._roll_back(registry)
+        return rolled_back
+
+    @contextlib.contextmanager
+    def _write_lock(self, *, exclusive: bool = False) -> Iterator[bool]:
+        """Writers hold it shared; reconciling needs it alone (the OS drops it when a process dies)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def _roll_back(self, registry: Registry) -> list[str]:
+        rolled_back: list[str] = []
+        for rec in registry.pending():
+            cert_file = self.path_of(rec.cert_path) if rec.cert_path else None
+            bundle_file = self.path_of(rec.bundle_path) if rec.bundle_path else None
+            complete = cert_file is not None and _cert_file_has(cert_file, rec.fingerprint_sha256)
+            if complete and bundle_file is not None:
+                complete = bundle_file.is_file()
+            if complete:
+                registry.mark_done(rec.serial)
+                continue
+            if rec.kind == "client":  # client files are new files, never shared with another row
+                for f in (bundle_file, cert_file):
+                    if f is not None:
+                        _remove_with_temporaries(f)
+            registry.discard(rec.serial)
+            rolled_back.append(rec.serial)
+        return rolled_back
+
+    def path_of(self, stored: str) -> Path:
+        """The file a registry path names (relative to the workspace, or absolute for roster folders)."""
+        p = Path(stored)
+        return p if p.is_absolute() else self.root / p
 
     @property
     def users(self) -> UserStore:
@@ -233,12 +306,19 @@ class Workspace:
         key_pass = secrets.token_urlsafe(32)
         make_private_dir(self.secrets_dir)
         make_private_dir(self.root / "server")
-        atomic_write(self.server_key_pass_path, key_pass.encode(), mode=PRIVATE)
-        atomic_write(self.server_key_path, _encrypted_key(issued.key, key_pass), mode=PRIVATE)
-        atomic_write(
-            self.server_cert_path, _pem(issued.certificate) + _pem(authority.certificate), mode=PUBLIC
-        )
-        self.registry.add(issued.certificate, kind="server", cert_path=self._rel(self.server_cert_path))
+        with self._write_lock():
+            record = self.registry.add(issued.certificate, kind="server", cert_path=self._rel(self.server_cert_path),
+                                       pending=True)
+            try:
+                atomic_write(self.server_key_pass_path, key_pass.encode(), mode=PRIVATE)
+                atomic_write(self.server_key_path, _encrypted_key(issued.key, key_pass), mode=PRIVATE)
+                chain = b"".join(_pem(c) for c in authority.chain_to_root())
+                atomic_write(self.server_cert_path, _pem(issued.certificate) + chain, mode=PUBLIC)
+                self.registry.mark_done(record.serial)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.registry.discard(record.serial)
+                raise
         return issued.certificate
 
     def server_certificate(self) -> x509.Certificate:
@@ -260,43 +340,200 @@ class Workspace:
         email: str | None = None,
         key_type: KeyType = KeyType.EC_P256,
         valid_days: int = CLIENT_DEFAULT_DAYS,
+        profile: BundleProfile = BundleProfile.MODERN,
     ) -> IssuedBundle:
         """Issue a client certificate for ``name`` and write ``clients/<name>.p12``.
 
+        When the name's previous certificate is revoked or expired, its files are
+        archived to ``clients/archive/<name>-<serial>.p12`` first.
+
         Raises:
-            WorkspaceError: a bundle with that file name exists already.
+            WorkspaceError: a bundle with that file name exists and is still valid.
             ValueError: the name, e-mail or password is not acceptable.
         """
         check_bundle_password(password)
         stem = slugify(name)
         bundle_path = self.clients_dir / f"{stem}.p12"
         cert_path = self.clients_dir / f"{stem}.crt"
-        if bundle_path.exists():
-            raise WorkspaceError(f"a bundle {bundle_path.name} already exists for {name!r}")
+        self._make_room(name, bundle_path, cert_path)
         issued: Issued = authority.issue_client(name=name, email=email, key_type=key_type, valid_days=valid_days)
-        make_private_dir(self.clients_dir)
-        write_p12(
-            bundle_path,
-            key=issued.key,
-            certificate=issued.certificate,
-            ca_certificates=[authority.certificate],
-            password=password,
-            friendly_name=name.strip(),
-        )
-        try:
-            atomic_write(cert_path, _pem(issued.certificate), mode=PUBLIC)
-            self.registry.add(
-                issued.certificate,
-                kind="client",
-                cert_path=self._rel(cert_path),
-                bundle_path=self._rel(bundle_path),
+        return self._store_bundle(authority, issued, name=name, password=password, profile=profile,
+                                  bundle_path=bundle_path, cert_path=cert_path)
+
+    def _make_room(self, name: str, bundle_path: Path, cert_path: Path) -> None:
+        if not (bundle_path.exists() or cert_path.exists()):
+            return
+        record = self.registry.by_bundle_path(self._rel(bundle_path))
+        if record is None or (record.status == "valid" and not record.is_expired()):
+            raise WorkspaceError(
+                f"a bundle {bundle_path.name} already exists for {name!r}; renew it, or revoke it first"
             )
+        self.archive(record)
+
+    def _store_bundle(
+        self,
+        authority: Authority,
+        issued: Issued,
+        *,
+        name: str,
+        password: str,
+        profile: BundleProfile,
+        bundle_path: Path,
+        cert_path: Path,
+        p12: bytes | None = None,
+    ) -> IssuedBundle:
+        if p12 is None:
+            p12 = encode_p12(key=issued.key, certificate=issued.certificate,
+                             ca_certificates=authority.chain_to_root(), password=password,
+                             friendly_name=name.strip(), profile=profile)
+        return self.store_client_files(issued.certificate, p12, name=name, bundle_path=bundle_path,
+                                       cert_path=cert_path)
+
+    def store_client_files(
+        self, certificate: x509.Certificate, p12: bytes, *, name: str, bundle_path: Path, cert_path: Path
+    ) -> IssuedBundle:
+        """Write a bundle and its certificate so that registry and files always agree.
+
+        Order: pending row, bundle, certificate, row done. An exception removes what
+        was written; a hard crash is rolled back by :meth:`reconcile` on the next open.
+
+        Raises:
+            WorkspaceError: a file is already there (nothing is overwritten).
+        """
+        for p in (bundle_path, cert_path):
+            if p.exists():
+                raise WorkspaceError(f"{p} already exists; nothing was overwritten")
+        make_private_dir(bundle_path.parent)
+        with self._write_lock():
+            return self._write_client_files(certificate, p12, name=name, bundle_path=bundle_path,
+                                            cert_path=cert_path)
+
+    def _write_client_files(
+        self, certificate: x509.Certificate, p12: bytes, *, name: str, bundle_path: Path, cert_path: Path
+    ) -> IssuedBundle:
+        record = self.registry.add(certificate, kind="client", cert_path=self._rel(cert_path),
+                                   bundle_path=self._rel(bundle_path), pending=True)
+        try:
+            _step("row-added")
+            atomic_write(bundle_path, p12, mode=PRIVATE)
+            _step("bundle-written")
+            atomic_write(cert_path, _pem(certificate), mode=PUBLIC)
+            _step("cert-written")
+            self.registry.mark_done(record.serial)
         except BaseException:
             for p in (bundle_path, cert_path):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
+            with contextlib.suppress(Exception):
+                self.registry.discard(record.serial)
             raise
-        return IssuedBundle(name.strip(), bundle_path, cert_path, issued.certificate)
+        return IssuedBundle(name.strip(), bundle_path, cert_path, certificate)
+
+    def archive(self, record: Record) -> Record:
+        """Move a certificate's files to ``archive/<stem>-<serial>.*`` beside them and update its row.
+
+        Order: link the archive names, update the row, remove the old names; a crash
+        at any point leaves every row pointing at files that exist.
+        """
+        moves: dict[str, str | None] = {"cert": record.cert_path, "bundle": record.bundle_path}
+        new: dict[str, str | None] = {}
+        old_files: list[Path] = []
+        for what, stored in moves.items():
+            if stored is None:
+                new[what] = None
+                continue
+            old = self.path_of(stored)
+            target = make_private_dir(old.parent / "archive") / f"{old.stem}-{record.serial}{old.suffix}"
+            if old.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    target.unlink()
+                try:
+                    os.link(old, target)
+                except OSError:
+                    atomic_write(target, old.read_bytes(), mode=old.stat().st_mode & 0o777)
+                old_files.append(old)
+            new[what] = self._rel(target)
+        moved = self.registry.move_files(record.serial, cert_path=new["cert"], bundle_path=new["bundle"])
+        for old in old_files:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+        return moved
+
+    # -- renewal -------------------------------------------------------------------
+    def renew(
+        self,
+        authority: Authority,
+        serial_or_name: str,
+        *,
+        password: str | None = None,
+        revoke_old: bool = False,
+        reason: str = "superseded",
+        valid_days: int | None = None,
+        profile: BundleProfile = BundleProfile.MODERN,
+    ) -> Record:
+        """Renew a client or server certificate: new key and serial, same subject.
+
+        A client's old files are archived and the new bundle takes their place (it needs
+        ``password``); a server's certificate is replaced with the same host names.
+
+        Args:
+            revoke_old: also revoke the old certificate (``reason``, default superseded).
+            valid_days: the new lifetime; default the old one's.
+
+        Returns:
+            The new certificate's registry row.
+
+        Raises:
+            WorkspaceError: no such certificate, or it is the CA.
+            ValueError: the password or reason is not acceptable.
+        """
+        flag = parse_reason(reason) if revoke_old else None
+        old = self._find(serial_or_name)
+        cert = self._load_cert(old)
+        days = valid_days or max(1, (old.not_after - old.not_before).days)
+        key_type = key_type_of(cert.public_key())
+        if old.kind == "server":
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            hosts = [str(g.value) for g in san if isinstance(g, (x509.DNSName, x509.IPAddress))]
+            new_cert = self.issue_server(authority, hosts=hosts, key_type=key_type, valid_days=days)
+        elif old.kind == "client":
+            if password is None:
+                raise ValueError("renewing a client bundle needs a password for the new bundle")
+            check_bundle_password(password)
+            emails = []
+            with contextlib.suppress(x509.ExtensionNotFound):
+                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                emails = san.get_values_for_type(x509.RFC822Name)
+            issued = authority.issue_client(name=old.common_name, email=emails[0] if emails else None,
+                                            key_type=key_type, valid_days=days, subject=cert.subject)
+            if old.bundle_path is not None:
+                bundle_path = self.path_of(old.bundle_path)
+                cert_path = bundle_path.with_suffix(".crt")
+            else:
+                stem = slugify(old.common_name)
+                bundle_path, cert_path = self.clients_dir / f"{stem}.p12", self.clients_dir / f"{stem}.crt"
+            self.archive(old)
+            self._store_bundle(authority, issued, name=old.common_name, password=password, profile=profile,
+                               bundle_path=bundle_path, cert_path=cert_path)
+            new_cert = issued.certificate
+        else:
+            raise WorkspaceError("the CA itself cannot be renewed here; create or import a new CA")
+        if flag is not None:
+            self.registry.revoke(old.serial, reason=flag.value)
+            self.publish_crl(authority)
+        return self.registry.get(format(new_cert.serial_number, "X"))
+
+    def _load_cert(self, record: Record) -> x509.Certificate:
+        if record.cert_path is None:
+            raise WorkspaceError(f"the certificate file of {record.common_name} ({record.serial}) is not recorded")
+        path = self.path_of(record.cert_path)
+        try:
+            for cert in x509.load_pem_x509_certificates(path.read_bytes()):
+                if format(cert.serial_number, "X") == record.serial:
+                    return cert
+        except (OSError, ValueError) as exc:
+            raise WorkspaceError(f"the certificate file {path} cannot be read: {exc}") from None
+        raise WorkspaceError(f"{path} no longer holds certificate {record.serial}")
 
     # -- secrets -----------------------------------------------------------------
     def write_secret(self, name: str, value: str) -> Path:
@@ -312,13 +549,38 @@ class Workspace:
         return path.read_text(encoding="utf-8").strip()
 
     def _rel(self, path: Path) -> str:
-        return str(path.relative_to(self.root))
+        """A path to store in the registry: relative inside the workspace, absolute outside it."""
+        path = Path(path).resolve()
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
 
 
 def check_passphrase(passphrase: str) -> None:
     """Raises: ValueError when the CA passphrase is too short."""
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise ValueError(f"the CA passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters")
+
+
+def _cert_file_has(path: Path, fingerprint_hex: str) -> bool:
+    from core.registry import fingerprint
+
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return bool(certs) and fingerprint(certs[0]) == fingerprint_hex
+
+
+def _remove_with_temporaries(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    # atomic_write's temporaries: ".NAME.<random>.tmp" beside the target.
+    if path.parent.is_dir():
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def _spki(public_key: object) -> bytes:

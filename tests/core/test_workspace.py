@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
+import core.workspace as workspace_module
+from core.bundles import read_p12
+from core.keys import KeyType, key_type_of
 from core.site_users import UserStore
 from core.workspace import Workspace, WorkspaceError, WrongPassphraseError, slugify
-from tests.conftest import CA_PASSPHRASE, Classroom
+from tests.conftest import BUNDLE_PASSWORD, CA_PASSPHRASE, Classroom
 
 
 def mode(path: Path) -> int:
@@ -96,3 +102,148 @@ def test_user_passwords_are_hashed(tmp_path: Path) -> None:
     assert not store.verify("nobody", "login-pass-456")
     with pytest.raises(ValueError):
         store.set_password("bad name", "login-pass-456")
+
+
+# -- consistency: rows and files agree after any crash ---------------------------------
+def _agree(ws: Workspace) -> None:
+    """Every finished row's files exist, and every file in clients/ belongs to a row."""
+    rows = ws.registry.list()
+    recorded = set()
+    for r in rows:
+        for stored in (r.cert_path, r.bundle_path):
+            if stored:
+                assert ws.path_of(stored).is_file(), f"row {r.serial} lost {stored}"
+                recorded.add(ws.path_of(stored).resolve())
+    assert not ws.registry.pending()
+    for f in ws.clients_dir.rglob("*"):
+        if f.is_file():
+            assert f.resolve() in recorded, f"{f} has no registry row"
+
+
+@pytest.mark.parametrize("step", ["row-added", "bundle-written", "cert-written"])
+def test_exception_mid_write_leaves_no_files_or_rows(tmp_path: Path, step: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Crash CA", passphrase=CA_PASSPHRASE)
+
+    def crash(at: str) -> None:
+        if at == step:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(workspace_module, "crash_hook", crash)
+    with pytest.raises(RuntimeError):
+        ws.issue_client_bundle(authority, name="Lin", password=BUNDLE_PASSWORD)
+    assert not ws.bundle_path_for("Lin").exists()
+    _agree(ws)
+
+
+_CRASH_CHILD = """
+import os, sys
+import core.workspace as w
+ws = w.Workspace(sys.argv[1])
+a = ws.load_ca(sys.argv[2])
+w.crash_hook = lambda at: os._exit(9) if at == sys.argv[3] else None
+ws.issue_client_bundle(a, name="Mo", password="bundle-pass-123")
+"""
+
+
+@pytest.mark.parametrize("step", ["row-added", "bundle-written", "cert-written"])
+def test_killed_process_is_reconciled_on_next_open(tmp_path: Path, step: str) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.create_ca(common_name="Crash CA", passphrase=CA_PASSPHRASE)
+    out = subprocess.run([sys.executable, "-c", _CRASH_CHILD, str(ws.root), CA_PASSPHRASE, step],
+                         cwd=Path(__file__).parents[2], capture_output=True, text=True, check=False, timeout=120)
+    assert out.returncode == 9, out.stderr
+    reopened = Workspace(ws.root)
+    # the crash after the last file keeps the bundle; earlier crashes roll it back
+    kept = step == "cert-written"
+    assert reopened.bundle_path_for("Mo").exists() is kept
+    assert (reopened.registry.find_client("Mo") is not None) is kept
+    _agree(reopened)
+
+
+def test_revoked_name_can_be_issued_again_and_old_files_are_archived(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Renew CA", passphrase=CA_PASSPHRASE)
+    first = ws.issue_client_bundle(authority, name="Ada", password=BUNDLE_PASSWORD)
+    old_serial = format(first.certificate.serial_number, "X")
+    with pytest.raises(WorkspaceError, match="renew it, or revoke it first"):
+        ws.issue_client_bundle(authority, name="Ada", password=BUNDLE_PASSWORD)
+    ws.revoke(authority, "Ada")
+    second = ws.issue_client_bundle(authority, name="Ada", password=BUNDLE_PASSWORD)
+    assert second.bundle_path == first.bundle_path
+    old = ws.registry.get(old_serial)
+    assert old.status == "revoked"
+    assert old.bundle_path == f"clients/archive/ada-{old_serial}.p12"
+    assert read_p12(ws.path_of(old.bundle_path), BUNDLE_PASSWORD).certificate == first.certificate
+    assert read_p12(second.bundle_path, BUNDLE_PASSWORD).certificate == second.certificate
+    _agree(ws)
+
+
+def test_renew_client_keeps_subject_new_key_and_serial(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Renew CA", organization="School", passphrase=CA_PASSPHRASE)
+    first = ws.issue_client_bundle(authority, name="Ada", email="ada@school.example", password=BUNDLE_PASSWORD,
+                                   key_type=KeyType.EC_P384, valid_days=30)
+    old_serial = format(first.certificate.serial_number, "X")
+    new = ws.renew(authority, "Ada", password="new-bundle-pass", revoke_old=True)
+    assert new.serial != old_serial
+    bundle = read_p12(ws.bundle_path_for("Ada"), "new-bundle-pass")
+    assert bundle.certificate.subject == first.certificate.subject
+    assert bundle.certificate.public_key() != first.certificate.public_key()
+    assert key_type_of(bundle.key) is KeyType.EC_P384
+    san = bundle.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.RFC822Name) == ["ada@school.example"]
+    old = ws.registry.get(old_serial)
+    assert (old.status, old.revocation_reason) == ("revoked", "superseded")
+    crl = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(first.certificate.serial_number) is not None
+    _agree(ws)
+
+
+def test_renew_server_keeps_hosts(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Renew CA", passphrase=CA_PASSPHRASE)
+    old = ws.issue_server(authority, hosts=["lab.example.org", "127.0.0.1"])
+    new = ws.renew(authority, format(old.serial_number, "X"))
+    cert = ws.server_certificate()
+    assert new.serial == format(cert.serial_number, "X") != format(old.serial_number, "X")
+    assert cert.subject == old.subject
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(v.value) for v in san] == ["lab.example.org", "127.0.0.1"]
+    assert ws.registry.get(format(old.serial_number, "X")).status == "valid"  # not revoked unless asked
+
+
+def test_registry_migrates_a_v2_registry(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core import registry as reg
+
+    db = sqlite3.connect(tmp_path / "r.sqlite3")
+    db.executescript(reg._MIGRATIONS[1] + reg._MIGRATIONS[2])
+    db.execute("INSERT INTO certificates (serial, kind, common_name, subject, not_before, not_after,"
+               " fingerprint_sha256, issued_at) VALUES ('AB', 'client', 'x', 'CN=x', '2026-01-01T00:00:00+00:00',"
+               " '2027-01-01T00:00:00+00:00', 'FF', '2026-01-01T00:00:00+00:00')")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    r = reg.Registry(tmp_path / "r.sqlite3")
+    assert [x.serial for x in r.list()] == ["AB"]
+    assert r.list(search="x", status="valid")[0].pending is False
+
+
+def test_listing_10000_rows_is_filtered_in_sql(tmp_path: Path, classroom: Classroom) -> None:
+    import sqlite3
+
+    ws = Workspace(tmp_path / "ws")
+    ws.registry.add(classroom.bundle.certificate, kind="client", cert_path="x.crt")
+    db = sqlite3.connect(ws.registry_path)
+    db.executemany("INSERT INTO certificates (serial, kind, common_name, subject, not_before, not_after,"
+                   " fingerprint_sha256, issued_at) VALUES (?, 'client', ?, 'CN=x', '2026-01-01T00:00:00+00:00',"
+                   " '2027-01-01T00:00:00+00:00', 'FF', '2026-01-01T00:00:00+00:00')",
+                   [(format(i, "X") + "00", f"Student {i}") for i in range(10_000)])
+    db.commit()
+    db.close()
+    assert ws.registry.count() == 10_001
+    assert [r.common_name for r in ws.registry.list(search="student 9999")] == ["Student 9999"]
+    assert len(ws.registry.list(search="100%")) == 0  # LIKE wildcards are literal
