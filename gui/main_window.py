@@ -28,7 +28,7 @@ from gui.pages.demo_site import DemoSitePage
 from gui.pages.student_help import StudentHelpPage
 from gui.pages.test_connection import TestConnectionPage
 from gui.session import Credentials, Session
-from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard
+from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, IssueServerWizard
 
 
 class Area(enum.IntEnum):
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.student_help_page = StudentHelpPage(self.session)
         self.authority_page.create_ca_requested.connect(self.open_create_ca)
         self.authority_page.issue_bundle_requested.connect(self.open_issue_bundle)
+        self.authority_page.issue_server_wizard_requested.connect(self.open_issue_server)
 
         self.nav = QListWidget()
         self.nav.setIconSize(QSize(22, 22))
@@ -124,6 +125,15 @@ class MainWindow(QMainWindow):
         wizard = IssueBundleWizard(self.session, authority, self)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.issued.connect(self._bundle_issued)
+        self._open(wizard)
+
+    def open_issue_server(self) -> None:
+        self.session.with_authority(self._open_issue_server_with)
+
+    def _open_issue_server_with(self, authority: Authority) -> None:
+        wizard = IssueServerWizard(self.session, authority, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.issued.connect(lambda _cert: self.session.certificates_changed.emit())
         self._open(wizard)
 
     def _bundle_issued(self, bundle: IssuedBundle, password: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cryptography import x509
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -23,6 +24,14 @@ from gui.session import Session
 SERVER_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
+def _san(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [common_name(cert)]
+    return [str(v) for v in san.get_values_for_type(x509.DNSName) + san.get_values_for_type(x509.IPAddress)]
+
+
 def _value_label() -> QLabel:
     label = QLabel()
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -35,6 +44,7 @@ class AuthorityPage(QWidget):
 
     create_ca_requested = Signal()
     issue_bundle_requested = Signal()
+    issue_server_wizard_requested = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,12 +84,18 @@ class AuthorityPage(QWidget):
         self.create_ca_button = QPushButton("Create CA…")
         self.issue_server_button = QPushButton("Issue server certificate")
         self.issue_server_button.setToolTip("For " + ", ".join(SERVER_HOSTS) + "; replaces the current one.")
+        self.classroom_server_button = QPushButton("Server certificate for a classroom…")
+        self.classroom_server_button.setToolTip(
+            "Choose the names and addresses students will type (this computer's are filled in), key and lifetime"
+        )
+        self.classroom_server_button.clicked.connect(self.issue_server_wizard_requested)
         self.issue_bundle_button = QPushButton("Issue client bundle…")
         self.create_ca_button.clicked.connect(self.create_ca_requested)
         self.issue_server_button.clicked.connect(self.issue_server)
         self.issue_bundle_button.clicked.connect(self.issue_bundle_requested)
         buttons = QHBoxLayout()
-        for b in (self.create_ca_button, self.issue_server_button, self.issue_bundle_button):
+        for b in (self.create_ca_button, self.issue_server_button, self.classroom_server_button,
+                  self.issue_bundle_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
 
@@ -100,6 +116,7 @@ class AuthorityPage(QWidget):
         has_ca = ws.has_ca()
         self.create_ca_button.setEnabled(not has_ca)
         self.issue_server_button.setEnabled(has_ca)
+        self.classroom_server_button.setEnabled(has_ca)
         self.issue_bundle_button.setEnabled(has_ca)
         if not has_ca:
             self.intro.setText(
@@ -139,7 +156,7 @@ class AuthorityPage(QWidget):
             try:
                 server = ws.server_certificate()
                 until = server.not_valid_after_utc.astimezone().strftime("%Y-%m-%d %H:%M")
-                self.server_state.setText(f"Issued for {', '.join(SERVER_HOSTS)}, valid until {until}")
+                self.server_state.setText(f"Issued for {', '.join(_san(server))}, valid until {until}")
             except (OSError, ValueError) as exc:
                 self.server_state.setText(f"The server certificate cannot be read: {exc}")
         else:

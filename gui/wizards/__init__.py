@@ -2,5 +2,6 @@
 
 from gui.wizards.create_ca import CreateCaWizard
 from gui.wizards.issue_bundle import BundleReadyDialog, IssueBundleWizard
+from gui.wizards.issue_server import IssueServerWizard
 
-__all__ = ["BundleReadyDialog", "CreateCaWizard", "IssueBundleWizard"]
+__all__ = ["BundleReadyDialog", "CreateCaWizard", "IssueBundleWizard", "IssueServerWizard"]
