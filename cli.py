@@ -311,7 +311,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port} is not a port number (0 to 65535; 0 picks a free one)")
     ws = existing_workspace(args.workspace)
-    site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port, mode=args.mode))
+    site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port, mode=args.mode,
+                                              require_user_match=args.match_cn))
     site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
     url = site.start()
     print(f"Serving {url} (Ctrl-C to stop)", flush=True)
@@ -422,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="strict (default): no certificate, no TLS handshake, as nginx's ssl_verify_client on; "
                    "friendly: without a certificate the handshake completes and a page explains how to import "
                    "the bundle (bad certificates are still refused)")
+    p.add_argument("--match-cn", action="store_true",
+                   help="accept a login only for the username equal to the certificate's CN or e-mail address "
+                   "(per-student certificates)")
     p.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
 
     p = sub.add_parser("test", help="Test Connection: check a bundle and a mutual-TLS site step by step",

@@ -1,0 +1,175 @@
+"""Certificate facts the app can trust, a flood from one address, a bounded event log, headers on every page,
+the full chain, and the classroom bind address."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from core.bundles import read_p12
+from embedded_server.events import Event, EventLog
+from embedded_server.site import DemoSite, SiteConfig, SiteError
+from tests.conftest import BUNDLE_PASSWORD, LOGIN_PASSWORD, LOGIN_USER, Classroom, make_classroom, need
+from tests.server.test_sessions import post_login
+from tests.server.test_site import curl
+
+
+def ada_certificate(classroom: Classroom) -> x509.Certificate:
+    return read_p12(classroom.bundle.bundle_path, BUNDLE_PASSWORD).certificate
+
+
+def test_app_gets_fingerprint_and_certificate_that_headers_cannot_set(site: DemoSite, classroom: Classroom,
+                                                                       tmp_path: Path) -> None:
+    cert = ada_certificate(classroom)
+    real_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    fingerprint = cert.fingerprint(hashes.SHA256()).hex(":").upper()
+    forged_pem = "-----BEGIN CERTIFICATE-----\\nMIIforged\\n-----END CERTIFICATE-----"
+    forged = []
+    for name in ("SSL-Client-Cert", "SSL_CLIENT_CERT", "X-SSL-Client-Cert", "SSL-Client-Fingerprint-SHA256",
+                 "SSL_CLIENT_FINGERPRINT_SHA256", "SSL-Client-Verify", "SSL-Client-S-DN"):
+        forged += ["-H", f"{name}: {forged_pem if 'Cert' in name or 'CERT' in name else 'AA:BB'}"]
+    pem = curl(site, classroom, tmp_path, *forged, site.url + "certificate.pem", bundle=classroom.bundle.bundle_path)
+    assert pem.returncode == 0, pem.stderr
+    assert pem.stdout == real_pem
+    home = curl(site, classroom, tmp_path, *forged, site.url, bundle=classroom.bundle.bundle_path)
+    assert f'id="cert-fingerprint">{fingerprint}<' in home.stdout
+    assert "AA:BB" not in home.stdout and "MIIforged" not in home.stdout
+
+
+def test_a_flood_of_idle_connections_from_one_address_does_not_lock_out_another(
+        site: DemoSite, classroom: Classroom, tmp_path: Path) -> None:
+    port = site.address[1]
+    attacker: list[socket.socket] = []
+    limited = threading.Event()
+
+    def watch(event: Event) -> None:
+        if event.message == "too many unfinished handshakes from this address":
+            limited.set()
+
+    site.events.subscribe(watch)
+    try:
+        for _ in range(600):  # more than MAX_CONNECTIONS (512), all silent, all from 127.0.0.2
+            s = socket.socket()
+            attacker.append(s)
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            with contextlib.suppress(OSError):  # refused ones may be reset while we connect
+                s.connect(("127.0.0.1", port))
+        assert limited.wait(30), "the flood was never limited"
+        out = curl(site, classroom, tmp_path, "--max-time", "10", site.url, bundle=classroom.bundle.bundle_path)
+        assert out.returncode == 0, out.stderr
+        assert "CN=Ada Lovelace" in out.stdout
+    finally:
+        site.events.unsubscribe(watch)
+        for s in attacker:
+            s.close()
+    # The flood is logged a few times, not 600 times.
+    floods = [e for e in site.events.recent() if e.fields.get("client") == "127.0.0.2"
+              and e.message.startswith("too many")]
+    assert 1 <= len(floods) <= 10
+
+
+def test_event_log_file_is_rotated_not_unbounded(tmp_path: Path) -> None:
+    log = EventLog(path=tmp_path / "events.jsonl", max_file_bytes=10_000)
+    for i in range(1000):
+        log.emit("connection-refused", "too many connections", client="127.0.0.2", n=i)
+    current, rotated = tmp_path / "events.jsonl", tmp_path / "events.jsonl.1"
+    assert current.stat().st_size <= 10_000 + 200
+    assert rotated.stat().st_size <= 10_000 + 200
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "events.jsonl.1"]
+    last = json.loads(current.read_text().splitlines()[-1])
+    assert last["n"] == 999
+    assert current.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("path", "status"), [("does-not-exist", "404"), ("static/nothing.css", "404")])
+def test_error_pages_carry_csp_and_frame_denial(site: DemoSite, classroom: Classroom, tmp_path: Path, path: str,
+                                                status: str) -> None:
+    out = curl(site, classroom, tmp_path, "-D", "-", site.url + path, bundle=classroom.bundle.bundle_path)
+    head, _, body = out.stdout.partition("\n\n")
+    lines = head.lower().splitlines()
+    assert lines[0].split()[1] == status
+    assert "content-security-policy: default-src 'self'; frame-ancestors 'none'; form-action 'self'" in lines
+    assert "x-frame-options: deny" in lines
+    assert "<style" not in body  # bottle's own error page has inline CSS the CSP would block
+    assert "/static/site.css" in body
+
+
+def test_method_not_allowed_page_also_has_headers(site: DemoSite, classroom: Classroom, tmp_path: Path) -> None:
+    out = curl(site, classroom, tmp_path, "-D", "-", "-X", "DELETE", site.url + "user",
+               bundle=classroom.bundle.bundle_path)
+    head = out.stdout.partition("\n\n")[0].lower()
+    assert head.startswith("http/1.1 405")
+    assert "content-security-policy: default-src 'self'" in head
+
+
+def test_user_page_is_no_store(site: DemoSite, classroom: Classroom, tmp_path: Path) -> None:
+    assert post_login(site, classroom, tmp_path, LOGIN_USER, LOGIN_PASSWORD).endswith("/user")
+    out = curl(site, classroom, tmp_path, "-D", "-", "-o", "/dev/null", site.url + "user",
+               bundle=classroom.bundle.bundle_path)
+    head = out.stdout.lower()
+    assert head.startswith("http/1.1 200")
+    assert "cache-control: no-store" in head
+    assert "content-security-policy: default-src 'self'" in head
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_server_sends_its_full_chain(site: DemoSite, classroom: Classroom, version: str) -> None:
+    out = subprocess.run(
+        [need("openssl"), "s_client", "-connect", f"127.0.0.1:{site.address[1]}", "-showcerts", "-verify_return_error",
+         "-CAfile", str(classroom.ca_cert), version],
+        input=b"", capture_output=True, timeout=30, check=False)
+    text = out.stdout.decode()
+    sent = [x509.load_pem_x509_certificate(b) for b in _pem_blocks(text)]
+    assert len(sent) == 2
+    assert sent[1] == classroom.authority.certificate
+    assert sent[0].issuer == sent[1].subject
+    assert "Verify return code: 0 (ok)" in text
+
+
+def _pem_blocks(text: str) -> list[bytes]:
+    blocks, current = [], []
+    for line in text.splitlines():
+        if line == "-----BEGIN CERTIFICATE-----":
+            current = [line]
+        elif current:
+            current.append(line)
+            if line == "-----END CERTIFICATE-----":
+                blocks.append(("\n".join(current) + "\n").encode())
+                current = []
+    return blocks
+
+
+def test_binding_an_address_the_certificate_does_not_cover_is_refused(classroom: Classroom) -> None:
+    site = DemoSite(SiteConfig.from_workspace(classroom.workspace, host="127.0.0.2", port=0))
+    with pytest.raises(SiteError, match=r"does not cover 127\.0\.0\.2.*issue-server --host 127\.0\.0\.2"):
+        site.start()
+    assert not site.running
+
+
+def test_wildcard_bind_is_refused(classroom: Classroom) -> None:
+    site = DemoSite(SiteConfig.from_workspace(classroom.workspace, host="0.0.0.0", port=0))  # noqa: S104
+    with pytest.raises(SiteError, match="one interface"):
+        site.start()
+
+
+def test_classroom_address_with_a_certificate_for_it(tmp_path: Path) -> None:
+    room = make_classroom(tmp_path / "ws")
+    room.workspace.issue_server(room.authority, hosts=["127.0.0.2", "localhost", "127.0.0.1"])
+    site = DemoSite(SiteConfig.from_workspace(room.workspace, host="127.0.0.2", port=0))
+    site.start()
+    try:
+        assert site.url.startswith("https://127.0.0.2:")
+        out = curl(site, room, tmp_path, site.url, bundle=room.bundle.bundle_path)  # curl checks the IP SAN
+        assert out.returncode == 0, out.stderr
+        assert "CN=Ada Lovelace" in out.stdout
+    finally:
+        site.stop()
