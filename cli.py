@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.authority import Authority, common_name
-from core.bundles import BundleError
+from core.bundles import BundleError, BundleProfile
 from core.connection_test import ConnectionReport, ConnectionTestInput, run_connection_test
 from core.keys import KeyType
 from core.passwords import generate_password
@@ -251,7 +251,8 @@ def cmd_issue_client(args: argparse.Namespace) -> int:
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
     password, shown = given_or_generated(args.password_file, ENV_BUNDLE)
     issued = ws.issue_client_bundle(authority, name=args.name, email=args.email, password=password,
-                                    key_type=KeyType.parse(args.key_type), valid_days=args.days)
+                                    key_type=KeyType.parse(args.key_type), valid_days=args.days,
+                                    profile=BundleProfile.parse(args.profile))
     data = {"bundle": str(issued.bundle_path), "certificate": str(issued.cert_path),
             "serial": format(issued.certificate.serial_number, "X")}
     if shown:
@@ -342,6 +343,47 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_roster(args: argparse.Namespace) -> int:
+    from core.roster import issue_roster, parse_roster, read_roster_file
+
+    ws = existing_workspace(args.workspace)
+    out = args.out.expanduser().resolve()
+    rows = parse_roster(read_roster_file(args.roster), out_dir=out)  # every problem, before the passphrase
+    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
+
+    def progress(done: int, total: int, name: str) -> None:
+        if not args.json:
+            print(f"[{done}/{total}] {name}", file=sys.stderr, flush=True)
+
+    result = issue_roster(ws, authority, rows, out_dir=out, key_type=KeyType.parse(args.key_type),
+                          valid_days=args.days, profile=BundleProfile.parse(args.profile), progress=progress,
+                          workers=args.workers)
+    _out(args, {"out": str(out), "handout": str(result.handout), "issued": len(result.issued),
+                "bundles": [str(b) for _r, b, _p in result.issued]},
+         f"Issued {len(result.issued)} bundles into {out}; passwords in {result.handout} (owner-only)")
+    return 0
+
+
+def cmd_renew(args: argparse.Namespace) -> int:
+    ws = existing_workspace(args.workspace)
+    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
+    record = ws._find(args.certificate)
+    password, shown = (None, False)
+    if record.kind == "client":
+        password, shown = given_or_generated(args.password_file, ENV_BUNDLE)
+    new = ws.renew(authority, args.certificate, password=password, revoke_old=args.revoke_old,
+                   reason=args.reason, valid_days=args.days, profile=BundleProfile.parse(args.profile))
+    data: dict[str, Any] = {"serial": new.serial, "old_serial": record.serial, "name": new.common_name,
+                            "kind": new.kind, "old_revoked": args.revoke_old,
+                            "certificate": new.cert_path, "bundle": new.bundle_path}
+    if shown:
+        data["password"] = password
+    _out(args, data, f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}"
+         + (", revoked)" if args.revoke_old else ", archived)")
+         + (f"\nBundle password (shown once): {password}" if shown else ""))
+    return 0
+
+
 def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
 
@@ -394,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-type", default="ec-p256", help="ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")
     p.add_argument("--days", type=int, default=CLIENT_DEFAULT_DAYS,
                    help=f"validity in days (default {CLIENT_DEFAULT_DAYS}, about a school term)")
+    p.add_argument("--profile", default="modern", help="bundle encryption: modern (default: Firefox, Chrome, "
+                   "Windows 10+) or compatible (macOS Keychain, older Windows, Java 8, Android)")
     p.add_argument("--password-file", type=Path,
                    help=f"file holding the bundle password (or ${ENV_BUNDLE}; default: generate one, shown once)")
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
@@ -404,6 +448,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"file holding the password (or ${ENV_PASSWORD}; default: generate one, shown once)")
 
     add("list", cmd_list, "list issued certificates")
+
+    p = add("roster", cmd_roster, "issue one bundle per student of a roster CSV (name[,email[,password]]) into "
+            "a folder, with a handout CSV of file names and passwords; every row is checked first")
+    p.add_argument("roster", type=Path, help="the roster CSV (UTF-8; header optional)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the bundles and handout.csv")
+    p.add_argument("--key-type", default="ec-p256", help="ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")
+    p.add_argument("--days", type=int, default=CLIENT_DEFAULT_DAYS, help="validity in days")
+    p.add_argument("--profile", default="modern", help="bundle encryption: modern (default) or compatible "
+                   "(macOS Keychain, older Windows, Java 8, Android)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
+
+    p = add("renew", cmd_renew, "renew a client or server certificate: new key and serial, same subject; "
+            "a client's old files are archived")
+    p.add_argument("certificate", help="serial number (hex) or the client's name")
+    p.add_argument("--revoke-old", action="store_true", help="also revoke the old certificate")
+    p.add_argument("--reason", default="superseded", help="revocation reason with --revoke-old")
+    p.add_argument("--days", type=int, default=None, help="validity in days (default: the old one's)")
+    p.add_argument("--profile", default="modern", help="bundle encryption: modern (default) or compatible")
+    p.add_argument("--password-file", type=Path,
+                   help=f"new bundle password file (or ${ENV_BUNDLE}; default: generate one, shown once)")
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("revoke", cmd_revoke, "revoke a certificate (by serial or client name) and re-sign the CRL; "
             "a running site refuses it from the next connection")

@@ -17,6 +17,7 @@ from core.profiles import (
     CertificateRequest,
     Kind,
     build_certificate,
+    check_email,
     make_name,
     parse_hosts,
 )
@@ -105,19 +106,7 @@ class Authority:
         self._check_within_ca(valid_days)
         san: list[x509.GeneralName] = []
         if email:
-            email = email.strip()
-            local, sep, domain = email.partition("@")
-            labels = domain.split(".")
-            if (
-                not sep
-                or not local
-                or len(local) > 64
-                or len(labels) < 2
-                or not all(label and all(c.isascii() and (c.isalnum() or c == "-") for c in label) for label in labels)
-                or not all(c.isascii() and c.isprintable() and c not in ' <>()[]\\,;:"@' for c in local)
-            ):
-                raise ValueError(f"{email!r} is not a valid e-mail address (ASCII only, like name@school.example)")
-            san.append(x509.RFC822Name(email))
+            san.append(x509.RFC822Name(check_email(email)))
         if subject is None:
             subject = make_name(name, organization=organization(self.certificate))
         key = key if key is not None else generate_private_key(key_type)

@@ -85,6 +85,27 @@ def make_name(common_name: str, organization: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
+def check_email(email: str) -> str:
+    """Return ``email`` stripped, for a client certificate's subjectAltName.
+
+    Raises:
+        ValueError: it is not a plain ASCII address like name@school.example.
+    """
+    email = email.strip()
+    local, sep, domain = email.partition("@")
+    labels = domain.split(".")
+    if (
+        not sep
+        or not local
+        or len(local) > 64
+        or len(labels) < 2
+        or not all(label and all(c.isascii() and (c.isalnum() or c == "-") for c in label) for label in labels)
+        or not all(c.isascii() and c.isprintable() and c not in ' <>()[]\\,;:"@' for c in local)
+    ):
+        raise ValueError(f"{email!r} is not a valid e-mail address (ASCII only, like name@school.example)")
+    return email
+
+
 def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
     """Turn host names and addresses into SAN entries (IPs as iPAddress).
 

@@ -1,0 +1,179 @@
+"""Class rosters: validation by line number, untrusted names, progress, cancel, crashes."""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import signal
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.bundles import read_p12
+from core.roster import RosterError, issue_roster, parse_roster, spreadsheet_safe
+from core.workspace import Workspace, WorkspaceError
+from tests.conftest import CA_PASSPHRASE
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    w = Workspace(tmp_path / "ws")
+    w.create_ca(common_name="Roster CA", organization="School", passphrase=CA_PASSPHRASE)
+    return w
+
+
+def _agree(ws: Workspace, out: Path) -> None:
+    """Every client row has both files; every file in ``out`` (but the handout) has a row."""
+    recorded = set()
+    for r in ws.registry.list(kind="client"):
+        for stored in (r.cert_path, r.bundle_path):
+            assert stored and ws.path_of(stored).is_file(), f"row {r.serial} lost {stored}"
+            recorded.add(ws.path_of(stored).resolve())
+    assert not ws.registry.pending()
+    for f in out.iterdir():
+        if f.is_file() and not f.name.startswith("handout"):
+            assert f.resolve() in recorded, f"{f} has no registry row"
+
+
+def _handout(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_problem_is_reported_by_line_number(tmp_path: Path) -> None:
+    (tmp_path / "taken.p12").write_bytes(b"x")
+    data = (
+        "name,email,password\n"
+        "Ada Lovelace,ada@school.example,\n"
+        "\n"
+        "Bob,not-an-email,\n"
+        ",nobody@school.example,\n"
+        "Cy,,short\n"
+        "ada lovelace,,\n"
+        "Dee,,=HYPERLINK(\"http://x\")\n"
+        "Taken,,\n"
+        "\u202eevil,,\n"
+    ).encode()
+    with pytest.raises(RosterError) as info:
+        parse_roster(data, out_dir=tmp_path)
+    problems = info.value.problems
+    assert [p.split(":")[0] for p in problems] == [
+        "line 4", "line 5", "line 6", "line 7", "line 8", "line 9", "line 10"]
+    assert "e-mail" in problems[0]
+    assert "same file name" in problems[3] and "line 2" in problems[3]
+    assert "already exists" in problems[5]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"\xff\xfename\n", "line 1: not UTF-8"),
+    (b"name\nA\x00da\n", "line 2"),
+    (b"name,email\n", "no students"),
+    (b"x" * (1024 * 1024 + 1), "larger than"),
+])
+def test_bad_files_are_refused_with_a_reason(data: bytes, message: str) -> None:
+    with pytest.raises(RosterError, match=message):
+        parse_roster(data)
+
+
+def test_header_is_optional_and_columns_may_be_reordered() -> None:
+    rows = parse_roster("\ufeffEmail,Name\nada@school.example,Ada\n".encode())
+    assert [(r.line, r.name, r.email) for r in rows] == [(2, "Ada", "ada@school.example")]
+    rows = parse_roster(b"Ada,ada@school.example,long-enough-pw\n")
+    assert (rows[0].name, rows[0].password) == ("Ada", "long-enough-pw")
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_cells_are_neutralised(cell: str) -> None:
+    assert spreadsheet_safe(cell) == "'" + cell
+    assert spreadsheet_safe("Ada") == "Ada"
+
+
+def test_roster_issues_bundles_and_a_handout(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    rows = parse_roster(b"name,email,password\n"
+                        b"Ada Lovelace,ada@school.example,\n"
+                        b"=cmd|' /C calc'!A0,,given-password-1\n"
+                        b"../../etc/passwd,,\n", out_dir=out)
+    authority = ws.load_ca(CA_PASSPHRASE)
+    seen: list[tuple[int, int, str]] = []
+    result = issue_roster(ws, authority, rows, out_dir=out, progress=lambda d, t, n: seen.append((d, t, n)),
+                          workers=2)
+    assert result.complete
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ada-lovelace.crt", "ada-lovelace.p12", "cmd-c-calc-a0.crt", "cmd-c-calc-a0.p12",
+        "etc-passwd.crt", "etc-passwd.p12", "handout.csv"]
+    assert stat.S_IMODE(result.handout.stat().st_mode) == 0o600  # type: ignore[union-attr]
+    handout = _handout(out / "handout.csv")
+    assert [h["file"] for h in handout] == ["ada-lovelace.p12", "cmd-c-calc-a0.p12", "etc-passwd.p12"]
+    assert handout[1]["name"] == "'=cmd|' /C calc'!A0"
+    assert handout[1]["password"] == "given-password-1"
+    for h in handout:
+        bundle = read_p12(out / h["file"], h["password"])
+        assert bundle.ca_certificates == [authority.certificate]
+    assert read_p12(out / "ada-lovelace.p12", handout[0]["password"]).friendly_name == "Ada Lovelace"
+    _agree(ws, out)
+    assert len(ws.registry.list(kind="client")) == 3
+
+
+def test_cancel_keeps_only_complete_bundles(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    rows = parse_roster("".join(f"Student {i}\n" for i in range(12)).encode())
+    cancel = threading.Event()
+
+    def progress(done: int, _total: int, _name: str) -> None:
+        if done == 2:
+            cancel.set()
+
+    result = issue_roster(ws, ws.load_ca(CA_PASSPHRASE), rows, out_dir=out, progress=progress, cancel=cancel,
+                          workers=2)
+    assert result.cancelled and len(result.issued) == 2
+    assert len(_handout(out / "handout.csv")) == 2
+    assert len(list(out.glob("*.p12"))) == 2
+    _agree(ws, out)
+
+
+def test_exception_inside_the_batch_leaves_files_and_registry_agreeing(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    rows = parse_roster("".join(f"Student {i}\n" for i in range(6)).encode())
+
+    def progress(done: int, _total: int, _name: str) -> None:
+        if done == 3:
+            raise RuntimeError("the GUI went away")
+
+    with pytest.raises(RuntimeError):
+        issue_roster(ws, ws.load_ca(CA_PASSPHRASE), rows, out_dir=out, progress=progress, workers=2)
+    assert len(list(out.glob("*.p12"))) == 3
+    assert len(_handout(out / "handout.csv")) == 3  # the passwords of what exists are not lost
+    _agree(ws, out)
+
+
+def test_killed_worker_is_reported_and_leaves_no_half_bundle(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    rows = parse_roster("".join(f"Student {i}\n" for i in range(40)).encode())
+
+    def progress(done: int, _total: int, _name: str) -> None:
+        if done == 1:
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+
+    with pytest.raises(WorkspaceError, match="worker process stopped"):
+        issue_roster(ws, ws.load_ca(CA_PASSPHRASE), rows, out_dir=out, progress=progress, workers=2)
+    issued = len(list(out.glob("*.p12")))
+    assert 1 <= issued < 40
+    assert len(_handout(out / "handout.csv")) == issued
+    _agree(ws, out)
+
+
+def test_second_batch_does_not_overwrite_the_first_handout(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    authority = ws.load_ca(CA_PASSPHRASE)
+    issue_roster(ws, authority, parse_roster(b"Ada\n", out_dir=out), out_dir=out, workers=1)
+    with pytest.raises(RosterError, match="already exists"):
+        parse_roster(b"Ada\n", out_dir=out)
+    issue_roster(ws, authority, parse_roster(b"Bob\n", out_dir=out), out_dir=out, workers=1)
+    assert [h["name"] for h in _handout(out / "handout.csv")] == ["Ada"]
+    assert [h["name"] for h in _handout(out / "handout-2.csv")] == ["Bob"]
