@@ -1,6 +1,6 @@
 """Test Connection: walk a mutual-TLS login step by step and say what broke and why.
 
-Steps: bundle opened → TLS handshake → client certificate accepted → login → protected page.
+Steps: bundle opened → connect → TLS handshake → client certificate accepted → login → protected page.
 Every step ends ok, failed (with a plain-language cause and fix) or skipped.
 The decrypted private key never touches the disk, and environment variables
 (``REQUESTS_CA_BUNDLE``, proxies) never change what the test trusts.
@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
+import ipaddress
 import json
 import re
 import secrets
+import select
 import socket
 import ssl
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
@@ -26,9 +30,22 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from OpenSSL import SSL, crypto
 from requests.adapters import HTTPAdapter
 
-from core.bundles import Bundle, BundleError, WrongPasswordError, read_p12
+from core.bundles import Bundle, BundleError, NotABundleError, WrongPasswordError, read_p12
+from core.doctor import (
+    certificate_facts,
+    chains_to,
+    client_auth_problem,
+    fmt_time,
+    host_matches,
+    key_description,
+    key_matches,
+    san_names,
+    validity_problem,
+)
 
 
 class Status(enum.Enum):
@@ -39,6 +56,7 @@ class Status(enum.Enum):
 
 STEP_TITLES = {
     "bundle": "Bundle opened",
+    "connect": "Connected",
     "handshake": "TLS handshake",
     "client-certificate": "Client certificate accepted",
     "login": "Login accepted",
@@ -111,19 +129,24 @@ class ConnectionTestInput:
     Attributes:
         url: the site, ``https://host:port/``.
         ca_cert: the CA certificate (PEM or DER) the server must chain to.
-        bundle: the client ``.p12``.
-        bundle_password: the bundle's password.
+        bundle: the client ``.p12``, or a PEM file with the certificate (and the key, unless
+            ``key_file`` is given); ``None`` tests what the server does without a client certificate.
+        bundle_password: the bundle's (or the PEM key's) password.
+        key_file: a PEM private key that goes with a PEM certificate in ``bundle``.
         username, password: the login; when ``None`` the login steps are skipped.
         timeout: seconds for each network step.
+        tls_version: ``"1.2"`` or ``"1.3"`` to pin the protocol; ``None`` lets client and server agree.
     """
 
     url: str
     ca_cert: Path
-    bundle: Path
+    bundle: Path | None
     bundle_password: str
+    key_file: Path | None = None
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    tls_version: str | None = None
 
 
 def run_connection_test(
@@ -140,114 +163,185 @@ def run_connection_test(
 
     remaining = list(STEP_TITLES)
 
-    def skip_rest(reason: str) -> ConnectionReport:
+    def skip_rest(reason: str = "an earlier step failed") -> ConnectionReport:
         for key in remaining[len(report.steps):]:
             record(Step(key, Status.SKIPPED, cause=reason))
         return report
 
-    bundle_step, bundle = _open_bundle(params)
-    record(bundle_step)
-    if bundle is None:
-        return skip_rest("an earlier step failed")
-
-    target = _parse_url(params.url)
-    if isinstance(target, Step):
-        record(target)
-        return skip_rest("an earlier step failed")
-    host, port = target
-
-    ca_pem = _load_ca(params.ca_cert)
-    if isinstance(ca_pem, Step):
-        record(ca_pem)
-        return skip_rest("an earlier step failed")
-
     try:
-        with _client_context(ca_pem, bundle) as ctx:
-            hs = record(_handshake(ctx, host, port, params.timeout))
-            if hs.status is Status.FAILED:
-                return skip_rest("an earlier step failed")
+        ca = _load_ca(params.ca_cert)
+        bundle_step, bundle = _open_bundle(params, ca if isinstance(ca, x509.Certificate) else None)
+        record(bundle_step)
+        if bundle_step.status is Status.FAILED:
+            return skip_rest()
+
+        target = _parse_url(params.url)
+        if isinstance(target, Step):
+            record(target)
+            return skip_rest()
+        host, port = target
+        connect_step, raw = _connect(host, port, params.timeout)
+        record(connect_step)
+        if raw is None:
+            return skip_rest()
+        with raw:
+            if isinstance(ca, Step):
+                record(ca)
+                return skip_rest()
+            hs = record(_handshake(raw, host, port, ca, bundle, params))
+        if hs.status is Status.FAILED:
+            return skip_rest()
+
+        with _client_context(ca, bundle, params.tls_version) as ctx:
             session = _session(ctx, params.ca_cert)
-            page_step, page = _client_certificate(session, params.url, params.timeout)
+            page_step, page = _client_certificate(session, params.url, params.timeout, bundle, ca)
             record(page_step)
             if page is None:
-                return skip_rest("an earlier step failed")
+                return skip_rest()
+            form = _find_login_form(page)
+            if form is None:
+                return skip_rest("the site shows no login form (a server without a login)")
             if params.username is None or params.password is None:
                 return skip_rest("no username and password were given")
-            login_step = record(_login(session, params.url, page, params.username, params.password,
+            login_step = record(_login(session, params.url, form, params.username, params.password,
                                        params.timeout))
             if login_step.status is not Status.OK:
-                return skip_rest("the login did not succeed" if login_step.status is Status.FAILED
-                                 else "the site has no login")
+                return skip_rest("the login did not succeed")
             # Where the login led, or the walkthrough's /user page when it stayed put.
             landed = login_step.facts.get("landed on", "/")
             protected = landed if landed not in ("", "/") else "/user"
             record(_protected_page(session, urljoin(params.url, protected), params.timeout))
     except Exception as exc:  # the report must come back whatever happens
-        key = remaining[len(report.steps)]
+        key = remaining[min(len(report.steps), len(remaining) - 1)]
         record(Step(key, Status.FAILED, cause=f"unexpected error: {exc}",
                     fix="Copy this report and show it to your instructor."))
-        return skip_rest("an earlier step failed")
+        return skip_rest()
     return report
 
 
 # -- step 1: bundle -------------------------------------------------------------------
-def _open_bundle(params: ConnectionTestInput) -> tuple[Step, Bundle | None]:
+_PICK_BUNDLE = "Choose the .p12 file your instructor gave you (or a PEM certificate and its key)."
+
+
+def _open_bundle(params: ConnectionTestInput, ca: x509.Certificate | None) -> tuple[Step, Bundle | None]:
+    if params.bundle is None:
+        return Step("bundle", Status.SKIPPED, cause="no client certificate was chosen: testing without one"), None
+    path = Path(params.bundle)
+    facts = {"file": str(path)}
     try:
-        bundle = read_p12(Path(params.bundle), params.bundle_password)
+        bundle = _read_identity(path, params.key_file, params.bundle_password)
     except WrongPasswordError:
-        return Step("bundle", Status.FAILED, {"file": str(params.bundle)},
+        return Step("bundle", Status.FAILED, facts,
                     cause="The bundle password is wrong.",
                     fix="Type the bundle password exactly as in your instructor's handout "
                         "(it is not your login password)."), None
     except BundleError as exc:
-        return Step("bundle", Status.FAILED, {"file": str(params.bundle)},
-                    cause=str(exc)[0].upper() + str(exc)[1:] + ".",
-                    fix="Choose the .p12 file your instructor gave you."), None
+        return Step("bundle", Status.FAILED, facts, cause=_sentence(str(exc)), fix=_PICK_BUNDLE), None
     cert = bundle.certificate
-    facts = {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "valid until": cert.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    facts.update(certificate_facts(cert))
+    facts["key"] = key_description(bundle.key)
+    if ca is not None:
+        facts["chains to the chosen CA"] = "yes" if chains_to(cert, ca) else (
+            f"no (issued by {cert.issuer.rfc4514_string()}, the chosen CA is {ca.subject.rfc4514_string()})")
+    # Problems a server will refuse: noted here as facts, named as the cause when the server refuses.
+    warnings = [w for w in (validity_problem(cert), client_auth_problem(cert)) if w]
+    if warnings:
+        facts["warning"] = "; ".join(warnings)
     return Step("bundle", Status.OK, facts), bundle
+
+
+def _read_identity(path: Path, key_file: Path | None, password: str) -> Bundle:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotABundleError(f"the bundle file {path} does not exist") from None
+    except IsADirectoryError:
+        raise NotABundleError(f"{path} is a folder, not a bundle file") from None
+    except OSError as exc:
+        raise NotABundleError(f"the bundle file {path} cannot be read: {exc.strerror}") from None
+    if b"-----BEGIN" not in data[:4096] and key_file is None:
+        return read_p12(path, password)
+    return read_pem_identity(data, key_file, password)
+
+
+def read_pem_identity(cert_pem: bytes, key_file: Path | None, password: str) -> Bundle:
+    """A PEM certificate (+ chain) and its PEM key, from one file or two; the key stays in memory.
+
+    Raises:
+        WrongPasswordError: the key is encrypted and the password does not open it.
+        NotABundleError: no certificate, no key, or a key that does not match.
+    """
+    try:
+        certs = x509.load_pem_x509_certificates(cert_pem)
+    except ValueError:
+        raise NotABundleError("the file is neither a .p12 bundle nor a PEM certificate") from None
+    try:
+        key_pem = Path(key_file).read_bytes() if key_file is not None else cert_pem
+    except OSError as exc:
+        raise NotABundleError(f"the key file {key_file} cannot be read: {exc.strerror}") from None
+    match = re.search(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", key_pem, re.S)
+    if match is None:
+        raise NotABundleError("the PEM file has a certificate but no private key; choose the key file too")
+    try:
+        key = serialization.load_pem_private_key(match.group(0), password.encode() or None)
+    except TypeError:  # not encrypted, but a password was given: fine
+        key = serialization.load_pem_private_key(match.group(0), None)
+    except ValueError as exc:
+        if "encrypted" in str(exc).lower() or "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise WrongPasswordError("the key password is wrong") from None
+        raise NotABundleError("the private key in the PEM file is damaged") from None
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        raise NotABundleError("the key type cannot be used for TLS")
+    leaf = next((c for c in certs if key_matches(key, c)), None)
+    if leaf is None:
+        raise NotABundleError("the private key does not belong to the certificate")
+    return Bundle(key=key, certificate=leaf, ca_certificates=[c for c in certs if c is not leaf])
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
 
 
 def _parse_url(url: str) -> tuple[str, int] | Step:
     shown = url.encode("unicode_escape").decode()[:200]  # no line breaks or escapes into the report
+    use = "Use the address shown by the demo site, like https://localhost:8443/."
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        return Step("handshake", Status.FAILED, {"url": shown},
-                    cause="The address is not a valid URL (check the brackets, the port and the spelling).",
-                    fix="Use the address shown by the demo site, like https://localhost:8443/.")
+        return Step("connect", Status.FAILED, {"url": shown},
+                    cause="The address is not a valid URL (check the brackets, the port and the spelling).", fix=use)
     if port == 0:
-        return Step("handshake", Status.FAILED, {"url": shown}, cause="Port 0 cannot be connected to.",
-                    fix="Use the address shown by the demo site, like https://localhost:8443/.")
+        return Step("connect", Status.FAILED, {"url": shown}, cause="Port 0 cannot be connected to.", fix=use)
     if parts.scheme != "https" or not parts.hostname:
-        return Step("handshake", Status.FAILED, {"url": shown},
-                    cause="The address is not an https:// URL.",
-                    fix="Use the address shown by the demo site, like https://localhost:8443/.")
+        return Step("connect", Status.FAILED, {"url": shown},
+                    cause="The address is not an https:// URL: client certificates only travel over https.", fix=use)
     return parts.hostname, port or 443
 
 
-def _load_ca(path: Path) -> bytes | Step:
+def _load_ca(path: Path) -> x509.Certificate | Step:
     try:
         data = Path(path).read_bytes()
-        cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
+        return (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
                 else x509.load_der_x509_certificate(data))
     except OSError:
-        return Step("handshake", Status.FAILED, {"CA file": str(path)}, cause="The CA certificate file cannot be read.",
+        return Step("handshake", Status.FAILED, {"CA file": str(path)},
+                    cause="The CA certificate file cannot be read.",
                     fix="Choose the ca.crt file your instructor gave you.")
     except ValueError:
         return Step("handshake", Status.FAILED, {"CA file": str(path)},
                     cause="The CA file is not a certificate.", fix="Choose the ca.crt file your instructor gave you.")
-    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 @contextlib.contextmanager
-def _client_context(ca_pem: bytes, bundle: Bundle) -> Iterator[ssl.SSLContext]:
-    """A client context trusting only ``ca_pem`` and presenting the bundle.
+def _client_context(ca: x509.Certificate, bundle: Bundle | None,
+                    tls_version: str | None = None) -> Iterator[ssl.SSLContext]:
+    """A client context trusting only ``ca`` and presenting the bundle.
 
     ``load_cert_chain`` reads files only, so the key is written re-encrypted with a
     one-time random password into a private temporary folder and deleted at once:
@@ -255,99 +349,295 @@ def _client_context(ca_pem: bytes, bundle: Bundle) -> Iterator[ssl.SSLContext]:
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_verify_locations(cadata=ca_pem.decode())
-    one_time = secrets.token_urlsafe(24)
-    with tempfile.TemporaryDirectory(prefix="mtlslab-") as tmp:
-        cert_file = Path(tmp) / "client.crt"
-        key_file = Path(tmp) / "client.key"
-        chain = bundle.certificate.public_bytes(serialization.Encoding.PEM)
-        cert_file.write_bytes(chain)
-        key_file.write_bytes(bundle.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(one_time.encode())))
-        ctx.load_cert_chain(cert_file, key_file, password=one_time)
+    if tls_version == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    elif tls_version == "1.3":
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(cadata=_pem(ca))
+    if bundle is not None:
+        one_time = secrets.token_urlsafe(24)
+        with tempfile.TemporaryDirectory(prefix="mtlslab-") as tmp:
+            cert_file = Path(tmp) / "client.crt"
+            key_file = Path(tmp) / "client.key"
+            cert_file.write_bytes(bundle.certificate.public_bytes(serialization.Encoding.PEM))
+            key_file.write_bytes(bundle.key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(one_time.encode())))
+            ctx.load_cert_chain(cert_file, key_file, password=one_time)
     yield ctx
 
 
-# -- step 2: handshake ----------------------------------------------------------------
-def _handshake(ctx: ssl.SSLContext, host: str, port: int, timeout: float) -> Step:
+# -- step 2: connect ------------------------------------------------------------------
+def _connect(host: str, port: int, timeout: float) -> tuple[Step, socket.socket | None]:
     facts: dict[str, str] = {"server": f"{host}:{port}"}
     try:
-        raw = socket.create_connection((host, port), timeout=timeout)
-    except socket.gaierror:
-        return Step("handshake", Status.FAILED, facts, cause=f"The name {host} cannot be resolved.",
-                    fix="Check the spelling of the address.")
-    except ConnectionRefusedError:
-        return Step("handshake", Status.FAILED, facts, cause="Nothing is listening at that address: the server is "
-                    "not running, or the port is wrong.", fix="Start the demo site, then copy its exact address.")
-    except TimeoutError:
-        return Step("handshake", Status.FAILED, facts, cause="The server did not answer in time.",
-                    fix="Check the address and that no firewall blocks the port.")
-    except OSError as exc:
-        return Step("handshake", Status.FAILED, facts, cause=f"Cannot connect: {exc.strerror or exc}.",
-                    fix="Check the address and your network.")
-    with raw:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return Step("connect", Status.FAILED, facts, cause=f"The name {host} cannot be resolved to an address.",
+                    fix="Check the spelling of the address (for the demo site: localhost)."), None
+    facts["resolved to"] = ", ".join(dict.fromkeys(str(i[4][0]) for i in infos))
+    last: OSError | None = None
+    for family, kind, proto, _name, addr in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
         try:
-            with ctx.wrap_socket(raw, server_hostname=host) as tls:
-                facts["protocol"] = tls.version() or "?"
-                cipher = tls.cipher()
-                facts["cipher"] = cipher[0] if cipher else "?"
-                der = tls.getpeercert(binary_form=True)
-                if der:
-                    cert = x509.load_der_x509_certificate(der)
-                    facts["server certificate"] = cert.subject.rfc4514_string()
-                    facts["server certificate issuer"] = cert.issuer.rfc4514_string()
-                    facts["server certificate valid until"] = cert.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
-                    facts["server certificate SHA-256"] = cert.fingerprint(hashes.SHA256()).hex(":").upper()
-                facts["verified against"] = "the chosen CA"
-        except ssl.SSLCertVerificationError as exc:
-            cause, fix = _server_verify_cause(exc, host)
-            return Step("handshake", Status.FAILED, facts, cause=cause, fix=fix)
-        except ssl.SSLError as exc:
-            cause, fix = _client_refusal_cause(exc)
-            return Step("handshake", Status.FAILED, facts, cause=cause, fix=fix)
-        except (ConnectionError, TimeoutError, OSError) as exc:
+            sock.connect(addr)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        facts["connected to"] = f"{addr[0]!s} port {addr[1]!s}"
+        return Step("connect", Status.OK, facts), sock
+    if isinstance(last, ConnectionRefusedError):
+        cause = ("Nothing is listening at that address: the server is not running, or the port is wrong "
+                 "(the connection was refused).")
+        fix = "Start the demo site, then copy its exact address."
+    elif isinstance(last, TimeoutError):
+        cause = f"The server did not answer within {timeout:g} seconds (the connection timed out)."
+        fix = "Check the address and that no firewall blocks the port."
+    elif last is not None and last.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        cause = "The server's network cannot be reached from here (host or network unreachable)."
+        fix = "Check your network connection, VPN and the address."
+    else:
+        cause = f"Cannot connect: {getattr(last, 'strerror', None) or last}."
+        fix = "Check the address and your network."
+    return Step("connect", Status.FAILED, facts, cause=cause, fix=fix), None
+
+
+# -- step 3: handshake ----------------------------------------------------------------
+# OpenSSL's state strings for the two handshake messages no stdlib API reports:
+# the server's CertificateRequest and our Certificate (see ssl/statem/statem_lib.c).
+_ASKED = "SSLv3/TLS read server certificate request"
+_SENT = "SSLv3/TLS write client certificate"
+
+
+def _handshake(raw: socket.socket, host: str, port: int, ca: x509.Certificate, bundle: Bundle | None,
+               params: ConnectionTestInput) -> Step:
+    """Handshake with pyOpenSSL, which shows what the stdlib hides: the server's whole chain,
+    whether it asked for a client certificate and which CA names it accepts."""
+    facts: dict[str, str] = {}
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_3_VERSION if params.tls_version == "1.3" else SSL.TLS1_2_VERSION)
+    if params.tls_version == "1.2":
+        ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
+    store = ctx.get_cert_store()
+    assert store is not None
+    store.add_cert(crypto.X509.from_cryptography(ca))
+    seen: dict[int, x509.Certificate] = {}
+    errors: dict[int, int] = {}
+    name_problem: list[str] = []
+
+    def verify(_conn: SSL.Connection, cert: crypto.X509, err: int, depth: int, ok: int) -> bool:
+        seen[depth] = cert.to_cryptography()
+        if not ok:
+            errors.setdefault(depth, err)
+            return False
+        if depth == 0 and not host_matches(seen[0], host):
+            name_problem.append(host)
+            return False  # never show our certificate to a server that is not the one named
+        return True
+
+    ctx.set_verify(SSL.VERIFY_PEER, verify)
+    if bundle is not None:
+        ctx.use_certificate(bundle.certificate)
+        ctx.use_privatekey(bundle.key)
+        for extra in bundle.ca_certificates:
+            if extra.subject != extra.issuer:
+                ctx.add_extra_chain_cert(extra)
+    states: list[str] = []
+    ctx.set_info_callback(lambda conn, _where, _ret: states.append(conn.get_state_string().decode()))
+    conn = SSL.Connection(ctx, raw)
+    if not _is_ip(host):
+        conn.set_tlsext_host_name(host.encode("idna"))
+    conn.set_connect_state()
+    raw.setblocking(False)
+    failure: BaseException | None = None
+    try:
+        _nonblocking(conn.do_handshake, raw, params.timeout)
+    except (SSL.Error, OSError) as exc:
+        failure = exc
+
+    chain = conn.get_peer_cert_chain(as_cryptography=True) or [seen[d] for d in sorted(seen)]
+    if conn.get_protocol_version_name() and failure is None:
+        facts["protocol"] = conn.get_protocol_version_name()
+        facts["cipher"] = conn.get_cipher_name() or "?"
+    for i, cert in enumerate(chain):
+        label = "server certificate" if i == 0 else f"chain certificate {i}"
+        facts[label] = (f"{cert.subject.rfc4514_string()}; issued by {cert.issuer.rfc4514_string()}; valid "
+                        f"{fmt_time(cert.not_valid_before_utc)} to {fmt_time(cert.not_valid_after_utc)}; SHA-256 "
+                        f"{cert.fingerprint(hashes.SHA256()).hex(':').upper()}")
+    if chain:
+        facts["server names (subjectAltName)"] = ", ".join(san_names(chain[0])) or "none"
+        facts["host matched"] = f"{host}: " + ("yes" if host_matches(chain[0], host) else "no")
+    asked = _ASKED in states
+    if failure is None or asked:
+        facts["client certificate requested"] = "yes" if asked else "no"
+        names = conn.get_client_ca_list(as_cryptography=True)
+        if asked:
+            facts["CA names the server accepts"] = ("; ".join(n.rfc4514_string() for n in names) if names
+                                                    else "none sent (any CA may be accepted)")
+        facts["client certificate sent"] = (
+            f"yes ({bundle.certificate.subject.rfc4514_string()})" if asked and bundle is not None and _SENT in states
+            else "no")
+    try:
+        raw.setblocking(True)
+        with contextlib.suppress(SSL.Error, OSError):
+            conn.shutdown()
+    finally:
+        conn.set_shutdown(SSL.SENT_SHUTDOWN | SSL.RECEIVED_SHUTDOWN)
+    if failure is None and not asked:
+        facts["note"] = ("the server did not ask for a client certificate in the handshake (it may ask later, "
+                         "or not at all)")
+
+    if name_problem:
+        return Step("handshake", Status.FAILED, facts,
+                    cause=f"The server's certificate is not made out for {host}: the name or IP address is not in "
+                          "its subjectAltName.",
+                    fix="Use a host name the certificate names (for the demo site: localhost), or ask for a server "
+                        "certificate that includes this address.")
+    if errors:
+        depth, err = min(errors.items())
+        facts["verification error"] = _verify_text(err)
+        bad = seen.get(depth)
+        if err == _X509_V_ERR_CERT_HAS_EXPIRED and bad is not None:
             return Step("handshake", Status.FAILED, facts,
-                        cause=f"The connection broke during the handshake ({exc}). The port may not speak TLS.",
-                        fix="Check that the address starts with https:// and has the site's port.")
+                        cause=f"The server's certificate has expired (on {fmt_time(bad.not_valid_after_utc)}).",
+                        fix="The server's administrator (your instructor) must install a new server certificate.")
+        if err == _X509_V_ERR_CERT_NOT_YET_VALID:
+            return Step("handshake", Status.FAILED, facts,
+                        cause="The server's certificate is not valid yet: its start date is in the future "
+                              "(or this computer's clock is wrong).",
+                        fix="Check this computer's date and time.")
+        return Step("handshake", Status.FAILED, facts,
+                    cause="The server's certificate is not signed by the CA you chose (an unknown CA).",
+                    fix="Choose the ca.crt of the CA that runs this site, or check that you are on the right site.")
+    if failure is not None:
+        cause, fix = _refusal_cause(failure, bundle, ca)
+        if not chain and "ALERT" not in str(failure).upper():  # no TLS at all: is it a plain-http port?
+            answer = _plain_http_answer(host, port, min(params.timeout, 5.0))
+            if answer is not None:
+                facts["plain http answer"] = answer
+                cause, fix = _PLAIN_HTTP
+        return Step("handshake", Status.FAILED, facts, cause=cause, fix=fix)
+    facts["verified against"] = f"the chosen CA ({ca.subject.rfc4514_string()})"
     return Step("handshake", Status.OK, facts)
 
 
-def _server_verify_cause(exc: ssl.SSLCertVerificationError, host: str) -> tuple[str, str]:
-    msg = (exc.verify_message or str(exc)).lower()
-    if "hostname mismatch" in msg or "ip address mismatch" in msg:
-        return (f"The server's certificate is not made out for {host}.",
-                "Use the host name the certificate names (for the demo site: localhost), or ask for a server "
-                "certificate that includes this address.")
-    if "expired" in msg:
-        return ("The server's certificate has expired.", "The instructor must issue a new server certificate.")
-    return ("The server's certificate is not signed by the CA you chose.",
-            "Choose the ca.crt of the CA that runs this site, or check that you are on the right site.")
+_X509_V_ERR_CERT_NOT_YET_VALID = 9
+_X509_V_ERR_CERT_HAS_EXPIRED = 10
+_VERIFY_TEXT = {
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+}
 
 
-def _client_refusal_cause(exc: BaseException) -> tuple[str, str]:
-    text = str(exc).upper()
-    if "CERTIFICATE_REQUIRED" in text or "HANDSHAKE_FAILURE" in text:
-        return ("The server asked for a client certificate and refused the connection without an accepted one.",
-                "Check that the bundle is the one your instructor issued for this site.")
+def _verify_text(err: int) -> str:
+    return f"{_VERIFY_TEXT.get(err, 'certificate verify failed')} (X509 error {err})"
+
+
+def _nonblocking(op: Callable[[], object], sock: socket.socket, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            op()
+            return
+        except SSL.WantReadError:
+            wait = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]
+        except SSL.WantWriteError:
+            wait = select.select([], [sock], [], max(0.0, deadline - time.monotonic()))[1]
+        if not wait:
+            raise TimeoutError("the server did not finish the handshake in time")
+
+
+def _plain_http_answer(host: str, port: int, timeout: float) -> str | None:
+    """The status line a plain-http server answers on this port, or ``None``.
+
+    A plain server may wait forever on a TLS ClientHello (waitress does) or answer 400 (nginx);
+    either way, a second connection that speaks plain HTTP tells which it is.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(f"HEAD / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode("idna"))
+            first = sock.recv(200)
+    except (OSError, UnicodeError):
+        return None
+    line = first.split(b"\r\n", 1)[0].decode("latin-1")
+    return line[:80] if line.startswith("HTTP/") else None
+
+
+_PLAIN_HTTP = ("The port does not speak TLS: it answered like a plain http:// server.",
+               "Use the https:// address and port of the site, not its plain-http port.")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _refusal_cause(exc: BaseException, bundle: Bundle | None, ca: x509.Certificate | None) -> tuple[str, str]:
+    """Name why the server refused, from its alert, refined by what we know of our own certificate."""
+    text = re.sub(r"[\s_]+", "_", str(exc).upper())
+    if isinstance(exc, TimeoutError) or "TIMED_OUT" in text:
+        return ("The server accepted the connection but did not answer the TLS handshake in time: it may not speak "
+                "TLS on this port.", "Check that the address has the site's https port.")
+    if "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER_FAILURE" in text or "PACKET_LENGTH_TOO_LONG" in text \
+            or "HTTP_REQUEST" in text:
+        return _PLAIN_HTTP
+    if "PROTOCOL_VERSION" in text or "UNSUPPORTED_PROTOCOL" in text:
+        return ("The server and this test share no TLS version (this test speaks TLS 1.2 and 1.3).",
+                "The server must enable TLS 1.2 or 1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3;).")
+    if "CERTIFICATE_REQUIRED" in text or (bundle is None and "HANDSHAKE_FAILURE" in text):
+        return _NO_CERT
     if "UNKNOWN_CA" in text:
-        return ("The server does not trust the CA that signed your client certificate (it is from another CA).",
-                "Use the bundle issued by this site's CA.")
+        return _OTHER_CA
     if "CERTIFICATE_EXPIRED" in text:
-        return ("The server says your client certificate has expired.", "Ask your instructor for a new bundle.")
+        return _EXPIRED
     if "CERTIFICATE_REVOKED" in text:
-        return ("The server says your client certificate was revoked.", "Ask your instructor for a new bundle.")
-    if "UNSUPPORTED_CERTIFICATE" in text or "BAD_CERTIFICATE" in text:
-        return ("The server refused your certificate: it is not a client certificate.",
-                "Use the client bundle (.p12) your instructor issued for you.")
-    if "EOF OCCURRED IN VIOLATION" in text or "CONNECTION RESET" in text or "UNEXPECTED_EOF" in text:
-        return ("The server closed the connection right after the handshake without a reason: it most likely "
-                "refused your client certificate (expired, revoked, or from another CA).",
-                "Check the bundle's validity in the Bundle step and ask your instructor whether it was revoked.")
-    if "WRONG_VERSION_NUMBER" in text or "RECORD_LAYER_FAILURE" in text or "PACKET_LENGTH_TOO_LONG" in text:
-        return ("The port does not speak TLS (it may be a plain http:// port).",
-                "Use the https:// address and port shown by the demo site.")
+        return _REVOKED
+    if "UNSUPPORTED_CERTIFICATE" in text:
+        return _NOT_CLIENT
+    if "HANDSHAKE_FAILURE" in text or "BAD_CERTIFICATE" in text:
+        return _refine_refusal(bundle, ca, "The server refused your client certificate in the handshake")
+    if "EOF" in text or "RESET" in text or "ECONNRESET" in text or "BROKEN_PIPE" in text:
+        return _refine_refusal(bundle, ca, "The server closed the connection without saying why")
     return (f"The TLS connection failed: {exc}.", "Copy this report and show it to your instructor.")
+
+
+_NO_CERT = ("The server asked for a client certificate and none was sent, so it refused the connection.",
+            "Choose your bundle (.p12) in the Client bundle field; without it a mutual-TLS site lets no one in.")
+_OTHER_CA = ("The server does not trust the CA that signed your client certificate (it is from another CA).",
+             "Use the bundle issued by this site's CA.")
+_EXPIRED = ("The server refused your client certificate because it has expired.",
+            "Ask your instructor for a new bundle.")
+_REVOKED = ("The server refused your client certificate because it was revoked.",
+            "Ask your instructor for a new bundle; a revoked certificate never works again.")
+_NOT_CLIENT = ("The server refused your certificate: it is not a client certificate (no clientAuth in its "
+               "extended key usage; a server certificate used as a client one).",
+               "Use the client bundle (.p12) your instructor issued for you, not the server's certificate.")
+
+
+def _refine_refusal(bundle: Bundle | None, ca: x509.Certificate | None, what: str) -> tuple[str, str]:
+    """A refusal that does not say why (nginx's 400 page, a bare reset): name the cause our own checks find."""
+    if bundle is None:
+        return _NO_CERT
+    cert = bundle.certificate
+    if validity_problem(cert):
+        return (f"{what}; your certificate has expired (or is not valid yet), which is the reason.", _EXPIRED[1])
+    if client_auth_problem(cert):
+        return (f"{what}; your certificate is not a client certificate (no clientAuth), which is the reason.",
+                _NOT_CLIENT[1])
+    if ca is not None and not chains_to(cert, ca):
+        return (f"{what}; your certificate is from another CA than the site's, which is the reason.", _OTHER_CA[1])
+    return (f"{what}; your certificate is valid, a client certificate and from the site's CA, so it was most "
+            "likely revoked (or the server trusts another CA for clients).",
+            "Ask your instructor whether your certificate was revoked, and for a new bundle.")
 
 
 # -- steps 3-5: HTTP with requests ------------------------------------------------------
@@ -369,24 +659,44 @@ def _session(ctx: ssl.SSLContext, ca_cert: Path) -> requests.Session:
     return session
 
 
-def _client_certificate(session: requests.Session, url: str, timeout: float) -> tuple[Step, str | None]:
+def _client_certificate(session: requests.Session, url: str, timeout: float, bundle: Bundle | None,
+                        ca: x509.Certificate) -> tuple[Step, str | None]:
+    """The site root. Under TLS 1.3 a refusal arrives here, on the first read, not in the handshake."""
     try:
         resp = session.get(url, timeout=timeout)
     except requests.exceptions.SSLError as exc:
-        cause, fix = _client_refusal_cause(exc)
+        cause, fix = _refusal_cause(exc, bundle, ca)
+        return Step("client-certificate", Status.FAILED,
+                    {"refused": "after the handshake, on the first read (TLS 1.3 sends the refusal there)"},
+                    cause=cause, fix=fix), None
+    except requests.exceptions.ConnectionError as exc:
+        cause, fix = _refusal_cause(exc, bundle, ca)
         return Step("client-certificate", Status.FAILED, cause=cause, fix=fix), None
     except requests.RequestException as exc:
         return Step("client-certificate", Status.FAILED, cause=f"The request failed: {exc}.",
                     fix="Try again; if it keeps failing, copy this report for your instructor."), None
-    facts = {"HTTP status": str(resp.status_code)}
-    if resp.status_code == 400 and "no required ssl certificate" in resp.text.lower():
-        return Step("client-certificate", Status.FAILED, facts,
-                    cause="The server asked for a client certificate but none was sent.",
-                    fix="Check that the bundle is the one your instructor issued for this site."), None
+    facts = {"HTTP status": str(resp.status_code), "server software": resp.headers.get("Server", "not named")}
+    body = resp.text.lower()
+    # nginx with ssl_verify_client on completes the handshake whatever the certificate and answers these pages.
+    if resp.status_code == 400 and "no required ssl certificate" in body:
+        facts["server said"] = "400 No required SSL certificate was sent"
+        return Step("client-certificate", Status.FAILED, facts, cause=_NO_CERT[0], fix=_NO_CERT[1]), None
+    if resp.status_code == 400 and "ssl certificate error" in body:
+        facts["server said"] = "400 The SSL certificate error"
+        cause, fix = _refine_refusal(bundle, ca, "The server refused your client certificate (nginx's "
+                                     "\"SSL certificate error\" page, which gives no reason)")
+        return Step("client-certificate", Status.FAILED, facts, cause=cause, fix=fix), None
+    if resp.status_code in (401, 403) and bundle is None:
+        return Step("client-certificate", Status.FAILED, facts, cause=_NO_CERT[0], fix=_NO_CERT[1]), None
     if resp.status_code >= 400:
         return Step("client-certificate", Status.FAILED, facts,
                     cause=f"The server answered with HTTP {resp.status_code}.",
                     fix="Copy this report and show it to your instructor."), None
+    if bundle is None:
+        return Step("client-certificate", Status.FAILED, facts,
+                    cause="The server let us in without a client certificate: it does not require one.",
+                    fix="If this site should demand client certificates, its TLS settings are wrong "
+                        "(nginx: ssl_verify_client on)."), None
     return Step("client-certificate", Status.OK, facts), resp.text
 
 
@@ -413,10 +723,8 @@ def _find_login_form(html: str) -> dict[str, Any] | None:
     return None
 
 
-def _login(session: requests.Session, page_url: str, page: str, username: str, password: str, timeout: float) -> Step:
-    form = _find_login_form(page)
-    if form is None:
-        return Step("login", Status.SKIPPED, cause="The site shows no login form.")
+def _login(session: requests.Session, page_url: str, form: dict[str, Any], username: str, password: str,
+           timeout: float) -> Step:
     data = dict(form["inputs"])
     user_field = next((n for n, t in form["types"].items() if t in ("text", "email") and n != "csrf"), "username")
     pass_field = next(n for n, t in form["types"].items() if t == "password")

@@ -1,0 +1,500 @@
+"""Bundle doctor: look inside a client bundle offline and say what is wrong with it and how to fix it.
+
+Also the certificate checks Test Connection shares (validity, clientAuth, chain, host names).
+The encryption of a ``.p12`` is read from its ASN.1 (RFC 7292) with a small DER reader, so it
+is named even when the password is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from core.bundles import Bundle, BundleError, WrongPasswordError, open_p12
+from core.keys import PrivateKey
+
+# -- certificate facts shared with Test Connection -------------------------------------
+
+
+def fmt_time(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def key_description(key: PrivateKey | Any) -> str:
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return f"EC {key.curve.name}"
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return f"RSA {key.key_size} bits"
+    return type(key).__name__
+
+
+def key_usage_text(cert: x509.Certificate) -> str:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return "not set (any use)"
+    ku = ext.value
+    names = [n for n in ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                         "key_agreement", "key_cert_sign", "crl_sign") if getattr(ku, n)]
+    return ", ".join(n.replace("_", " ") for n in names) + (" (critical)" if ext.critical else "")
+
+
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+}
+
+
+def _ekus(cert: x509.Certificate) -> list[x509.ObjectIdentifier] | None:
+    try:
+        return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def eku_text(cert: x509.Certificate) -> str:
+    ekus = _ekus(cert)
+    if ekus is None:
+        return "not set (any use)"
+    return ", ".join(_EKU_NAMES.get(o, o.dotted_string) for o in ekus)
+
+
+def certificate_facts(cert: x509.Certificate) -> dict[str, str]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "valid from": fmt_time(cert.not_valid_before_utc),
+        "valid until": fmt_time(cert.not_valid_after_utc),
+        "key usage": key_usage_text(cert),
+        "extended key usage": eku_text(cert),
+        "SHA-256": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+    }
+
+
+def key_matches(key: PrivateKey | Any, cert: x509.Certificate) -> bool:
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        mine = key.public_key().public_bytes(serialization.Encoding.DER, spki)
+    except AttributeError:
+        return False
+    return bool(mine == cert.public_key().public_bytes(serialization.Encoding.DER, spki))
+
+
+def chains_to(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """True when ``ca`` signed ``cert`` (names and signature; one level, as the classroom CA issues leaves)."""
+    if cert.issuer != ca.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def validity_problem(cert: x509.Certificate, now: dt.datetime | None = None) -> str | None:
+    now = now or dt.datetime.now(dt.UTC)
+    if now > cert.not_valid_after_utc:
+        return f"the certificate expired on {fmt_time(cert.not_valid_after_utc)}"
+    if now < cert.not_valid_before_utc:
+        return f"the certificate is not valid before {fmt_time(cert.not_valid_before_utc)}"
+    return None
+
+
+def client_auth_problem(cert: x509.Certificate) -> str | None:
+    """Why a server will not take ``cert`` as a client certificate, or ``None``."""
+    ekus = _ekus(cert)
+    if ekus is not None and not {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(
+            ekus):
+        return f"the certificate is not for client authentication (extended key usage: {eku_text(cert)})"
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if not ku.digital_signature:
+        return "the certificate's key usage lacks digitalSignature, which a TLS client needs"
+    return None
+
+
+def san_names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))]
+
+
+def host_matches(cert: x509.Certificate, host: str) -> bool:
+    """RFC 6125 matching against the subjectAltName only (no common-name fallback, as browsers do)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return ip in san.get_values_for_type(x509.IPAddress)
+    wanted = host.rstrip(".").lower()
+    for name in san.get_values_for_type(x509.DNSName):
+        name = name.rstrip(".").lower()
+        if name == wanted:
+            return True
+        if name.startswith("*.") and "." in wanted and wanted.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
+# -- reading a .p12's algorithms from its ASN.1 ---------------------------------------
+_OIDS = {
+    "1.2.840.113549.1.7.1": "data",
+    "1.2.840.113549.1.7.6": "encryptedData",
+    "1.2.840.113549.1.12.10.1.2": "pkcs8ShroudedKeyBag",
+    "1.2.840.113549.1.12.10.1.3": "certBag",
+    "1.2.840.113549.1.5.13": "PBES2",
+    "1.2.840.113549.1.5.12": "PBKDF2",
+    "1.2.840.113549.1.12.1.1": "pbeWithSHAAnd128BitRC4",
+    "1.2.840.113549.1.12.1.2": "pbeWithSHAAnd40BitRC4",
+    "1.2.840.113549.1.12.1.3": "pbeWithSHAAnd3-KeyTripleDES-CBC",
+    "1.2.840.113549.1.12.1.4": "pbeWithSHAAnd2-KeyTripleDES-CBC",
+    "1.2.840.113549.1.12.1.5": "pbeWithSHAAnd128BitRC2-CBC",
+    "1.2.840.113549.1.12.1.6": "pbeWithSHAAnd40BitRC2-CBC",
+    "2.16.840.1.101.3.4.1.2": "AES-128-CBC",
+    "2.16.840.1.101.3.4.1.22": "AES-192-CBC",
+    "2.16.840.1.101.3.4.1.42": "AES-256-CBC",
+    "1.2.840.113549.3.7": "DES-EDE3-CBC",
+    "1.3.14.3.2.26": "SHA-1",
+    "2.16.840.1.101.3.4.2.1": "SHA-256",
+    "2.16.840.1.101.3.4.2.2": "SHA-384",
+    "2.16.840.1.101.3.4.2.3": "SHA-512",
+    "1.2.840.113549.2.7": "HMAC-SHA1",
+    "1.2.840.113549.2.9": "HMAC-SHA256",
+    "1.2.840.113549.2.10": "HMAC-SHA384",
+    "1.2.840.113549.2.11": "HMAC-SHA512",
+}
+
+
+@dataclass
+class _Node:
+    tag: int
+    constructed: bool
+    content: bytes
+    children: list[_Node] = field(default_factory=list)
+
+    def octets(self) -> bytes:
+        """An OCTET STRING's bytes, joining BER's constructed pieces (Windows writes those)."""
+        return b"".join(c.octets() for c in self.children) if self.constructed else self.content
+
+
+def _parse(data: bytes, pos: int = 0, depth: int = 0) -> tuple[_Node, int]:
+    if depth > 40 or pos + 2 > len(data):
+        raise ValueError("truncated or too deeply nested ASN.1")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("high tag numbers are not used in PKCS#12")
+    constructed = bool(tag & 0x20)
+    length = data[pos + 1]
+    pos += 2
+    if length == 0x80:  # BER indefinite length: children until end-of-contents
+        if not constructed:
+            raise ValueError("indefinite length on a primitive value")
+        node = _Node(tag, True, b"")
+        while data[pos:pos + 2] != b"\x00\x00":
+            child, pos = _parse(data, pos, depth + 1)
+            node.children.append(child)
+            if pos >= len(data):
+                raise ValueError("unterminated indefinite length")
+        return node, pos + 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n > 4 or pos + n > len(data):
+            raise ValueError("bad ASN.1 length")
+        length = int.from_bytes(data[pos:pos + n], "big")
+        pos += n
+    end = pos + length
+    if end > len(data):
+        raise ValueError("truncated ASN.1 value")
+    node = _Node(tag, constructed, data[pos:end])
+    if constructed:
+        p = pos
+        while p < end:
+            child, p = _parse(data[:end], p, depth + 1)
+            node.children.append(child)
+    return node, end
+
+
+def _oid(node: _Node) -> str:
+    if node.tag != 0x06 or not node.content:
+        raise ValueError("expected an OBJECT IDENTIFIER")
+    b = node.content
+    arcs = [b[0] // 40 if b[0] < 80 else 2, b[0] - 40 * min(b[0] // 40, 2)]
+    value = 0
+    for byte in b[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    return ".".join(map(str, arcs))
+
+
+def _name(oid: str) -> str:
+    return _OIDS.get(oid, oid)
+
+
+def _algorithm(alg: _Node) -> str:
+    """An AlgorithmIdentifier as words; PBES2 spelled out as its KDF, PRF and cipher."""
+    oid = _oid(alg.children[0])
+    if _name(oid) != "PBES2":
+        return _name(oid)
+    kdf, cipher = alg.children[1].children
+    prf = "HMAC-SHA1"  # RFC 8018's default when the PRF is absent
+    iterations = ""
+    if len(kdf.children) > 1:
+        params = kdf.children[1].children
+        ints = [c for c in params if c.tag == 0x02]
+        if ints:
+            iterations = f", {int.from_bytes(ints[0].content, 'big')} iterations"
+        seqs = [c for c in params if c.tag == 0x30]
+        if seqs:
+            prf = _name(_oid(seqs[0].children[0]))
+    return f"PBES2 ({_name(_oid(kdf.children[0]))}-{prf}{iterations}, {_name(_oid(cipher.children[0]))})"
+
+
+@dataclass(frozen=True)
+class P12Encryption:
+    """The algorithms protecting a .p12."""
+
+    key: str  # the shrouded key bag's algorithm
+    certificates: str  # the encryptedData's algorithm, or "not encrypted"
+    mac: str  # the integrity MAC's digest, or "none"
+    mac_iterations: int
+
+    @property
+    def profile(self) -> str:
+        """``modern``, ``compatible`` (3DES/RC2 with a SHA-1 MAC, which every platform imports) or ``mixed``."""
+        legacy = ("TripleDES", "RC2", "RC4")
+        if "AES" in self.key and self.mac in ("SHA-256", "SHA-384", "SHA-512"):
+            return "modern"
+        if any(w in self.key for w in legacy) and self.mac == "SHA-1":
+            return "compatible"
+        return "mixed"
+
+
+def read_p12_encryption(data: bytes) -> P12Encryption:
+    """Read the algorithms of a PKCS#12 file without its password.
+
+    Raises:
+        ValueError: the data is not a PKCS#12 file this reader understands.
+    """
+    try:
+        pfx, _ = _parse(data)
+        auth_safe = pfx.children[1]
+        if _name(_oid(auth_safe.children[0])) != "data":
+            raise ValueError("public-key integrity mode is not supported")
+        safes, _ = _parse(auth_safe.children[1].children[0].octets())
+        key_alg = "no key"
+        cert_alg = "not encrypted"
+        for info in safes.children:
+            kind = _name(_oid(info.children[0]))
+            body = info.children[1].children[0]
+            if kind == "encryptedData":
+                cert_alg = _algorithm(body.children[1].children[1])
+                continue
+            bags, _ = _parse(body.octets())
+            for bag in bags.children:
+                if _name(_oid(bag.children[0])) == "pkcs8ShroudedKeyBag":
+                    key_alg = _algorithm(bag.children[1].children[0].children[0])
+        mac, iterations = "none", 0
+        if len(pfx.children) > 2:
+            mac_data = pfx.children[2]
+            mac = _name(_oid(mac_data.children[0].children[0].children[0]))
+            iterations = int.from_bytes(mac_data.children[2].content, "big") if len(mac_data.children) > 2 else 1
+    except (IndexError, ValueError) as exc:
+        raise ValueError(f"the file's PKCS#12 structure cannot be read ({exc})") from None
+    return P12Encryption(key=key_alg, certificates=cert_alg, mac=mac, mac_iterations=iterations)
+
+
+# Where each profile imports. Apple's keychain and Android before 12 cannot read PBES2/AES
+# bundles (they answer "wrong password"); OpenSSL 3 without the legacy provider cannot read RC2.
+PLATFORMS = {
+    "modern": "Windows 10 (1709) and 11, Firefox and Chrome (NSS) on Linux, Java 11+ keytool, OpenSSL 1.1+, "
+              "Android 12+, recent macOS/iOS; older macOS/iOS keychains and older Android refuse it",
+    "compatible": "everywhere, including older macOS/iOS keychains, Windows 7/8 and older Android; "
+                  "OpenSSL 3 needs -legacy to open one",
+    "mixed": "depends on the platform: test the import where it will be used",
+}
+
+
+# -- the doctor -----------------------------------------------------------------------
+class Verdict(enum.Enum):
+    OK = "ok"
+    WARNING = "warning"
+    PROBLEM = "problem"
+
+
+@dataclass
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "verdict": self.verdict.value, "detail": self.detail, "fix": self.fix}
+
+
+@dataclass
+class DoctorReport:
+    path: str
+    contents: dict[str, str] = field(default_factory=dict)
+    ca_certificates: list[dict[str, str]] = field(default_factory=list)
+    encryption: dict[str, str] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.verdict is not Verdict.PROBLEM for c in self.checks)
+
+    @property
+    def problems(self) -> list[Check]:
+        return [c for c in self.checks if c.verdict is Verdict.PROBLEM]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bundle": self.path, "healthy": self.healthy, "contents": self.contents,
+                "ca_certificates": self.ca_certificates, "encryption": self.encryption,
+                "checks": [c.to_dict() for c in self.checks]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_text(self) -> str:
+        lines = [f"Bundle doctor: {self.path}"]
+        for title, section in (("Inside", self.contents), ("Encryption", self.encryption)):
+            if section:
+                lines.append(f"{title}:")
+                lines += [f"  {k}: {v}" for k, v in section.items()]
+        for i, ca in enumerate(self.ca_certificates, 1):
+            lines.append(f"CA certificate {i}: {ca['subject']} (valid until {ca['valid until']})")
+        lines.append("Checks:")
+        marks = {Verdict.OK: "[ ok ]", Verdict.WARNING: "[warn]", Verdict.PROBLEM: "[FAIL]"}
+        for c in self.checks:
+            lines.append(f"{marks[c.verdict]} {c.name}: {c.detail}")
+            if c.fix and c.verdict is not Verdict.OK:
+                lines.append(f"       Fix: {c.fix}")
+        n = len(self.problems)
+        lines.append("Result: healthy" if self.healthy else f"Result: {n} problem{'s' if n != 1 else ''} to fix")
+        return "\n".join(lines)
+
+
+_REISSUE = "Ask your instructor to issue a new bundle (Certificates → Issue bundle, or `python main.py issue-client`)."
+
+
+def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
+                    now: dt.datetime | None = None) -> DoctorReport:
+    """Examine a .p12 offline. Never raises for a bad file: every finding is a check in the report."""
+    report = DoctorReport(path=str(path))
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        report.checks.append(Check("file", Verdict.PROBLEM, f"cannot be read: {exc.strerror or exc}",
+                                   "Check the path."))
+        return report
+    try:
+        enc = read_p12_encryption(data)
+    except ValueError as exc:
+        report.checks.append(Check("file", Verdict.PROBLEM, f"not a .p12 / .pfx bundle: {exc}",
+                                   "Choose the .p12 file your instructor gave you."))
+        return report
+    report.encryption = {"profile": enc.profile, "private key": enc.key, "certificates": enc.certificates,
+                         "integrity MAC": f"{enc.mac} ({enc.mac_iterations} iterations)" if enc.mac != "none"
+                         else "none", "should import on": PLATFORMS[enc.profile]}
+    if "40Bit" in enc.certificates or "40Bit" in enc.key:
+        report.checks.append(Check("encryption", Verdict.WARNING, "40-bit RC2 is trivially broken",
+                                   "Re-export with the modern or the 3DES compatible profile."))
+    if enc.mac == "none":
+        report.checks.append(Check("encryption", Verdict.WARNING, "no integrity MAC: tampering goes unnoticed",
+                                   "Re-export the bundle with a password."))
+
+    bundle: Bundle | None = None
+    try:
+        bundle = open_p12(data, password)
+        report.checks.append(Check("password", Verdict.OK, "opens the bundle"))
+    except WrongPasswordError:
+        report.checks.append(Check("password", Verdict.PROBLEM, "the password does not open the bundle",
+                                   "Use the bundle password from the handout (not the login password)."))
+        return report
+    except BundleError as exc:
+        report.checks.append(Check("contents", Verdict.PROBLEM, str(exc), _REISSUE))
+        return report
+
+    cert = bundle.certificate
+    report.contents = {"private key": key_description(bundle.key), **certificate_facts(cert)}
+    if bundle.friendly_name:
+        report.contents["friendly name"] = bundle.friendly_name
+    report.ca_certificates = [certificate_facts(c) for c in bundle.ca_certificates]
+
+    if key_matches(bundle.key, cert):
+        report.checks.append(Check("key matches certificate", Verdict.OK, "the private key belongs to the certificate"))
+    else:
+        report.checks.append(Check("key matches certificate", Verdict.PROBLEM,
+                                   "the private key does not belong to the certificate: no server will accept it",
+                                   _REISSUE))
+    when = now or dt.datetime.now(dt.UTC)
+    problem = validity_problem(cert, when)
+    if problem:
+        report.checks.append(Check("validity", Verdict.PROBLEM, problem, _REISSUE))
+    elif cert.not_valid_after_utc - when < dt.timedelta(days=30):
+        report.checks.append(Check("validity", Verdict.WARNING,
+                                   f"expires soon, on {fmt_time(cert.not_valid_after_utc)}",
+                                   "Ask for a new bundle before it expires."))
+    else:
+        report.checks.append(Check("validity", Verdict.OK, f"valid until {fmt_time(cert.not_valid_after_utc)}"))
+    problem = client_auth_problem(cert)
+    if problem:
+        report.checks.append(Check("client authentication", Verdict.PROBLEM, problem,
+                                   "This is not a client certificate (perhaps the server's): " + _REISSUE))
+    else:
+        report.checks.append(Check("client authentication", Verdict.OK,
+                                   f"extended key usage: {eku_text(cert)}"))
+
+    ca: x509.Certificate | None = None
+    if ca_cert is not None:
+        try:
+            raw = Path(ca_cert).read_bytes()
+            ca = (x509.load_pem_x509_certificate(raw) if b"-----BEGIN" in raw
+                  else x509.load_der_x509_certificate(raw))
+        except (OSError, ValueError):
+            report.checks.append(Check("chain", Verdict.PROBLEM, f"the CA file {ca_cert} is not a readable "
+                                       "certificate", "Choose the ca.crt your instructor gave you."))
+    if ca is not None:
+        if chains_to(cert, ca):
+            report.checks.append(Check("chain", Verdict.OK, f"signed by the chosen CA {ca.subject.rfc4514_string()}"))
+            if validity_problem(ca, when):
+                report.checks.append(Check("CA validity", Verdict.PROBLEM, "the CA " + str(validity_problem(ca, when)),
+                                           "The instructor must create a new CA and reissue the bundles."))
+        else:
+            report.checks.append(Check("chain", Verdict.PROBLEM,
+                                       f"not signed by the chosen CA {ca.subject.rfc4514_string()} (issued by "
+                                       f"{cert.issuer.rfc4514_string()})",
+                                       "Use the bundle from this CA, or choose the CA that issued it."))
+    else:
+        inside = next((c for c in bundle.ca_certificates if chains_to(cert, c)), None)
+        detail = (f"signed by {inside.subject.rfc4514_string()}, included in the bundle" if inside
+                  else f"issued by {cert.issuer.rfc4514_string()}; no CA was chosen to check against")
+        report.checks.append(Check("chain", Verdict.OK if inside else Verdict.WARNING, detail,
+                                   None if inside else "Give the CA certificate (--ca) to check the chain."))
+    return report
