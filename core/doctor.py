@@ -19,9 +19,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from core.bundles import Bundle, BundleError, WrongPasswordError, open_p12
+from core.bundles import BundleError, WrongPasswordError, open_p12
 from core.keys import PrivateKey
 
 # -- certificate facts shared with Test Connection -------------------------------------
@@ -340,6 +341,17 @@ PLATFORMS = {
 
 
 # -- the doctor -----------------------------------------------------------------------
+def _loose_key(data: bytes, password: str) -> tuple[Any, list[x509.Certificate]] | None:
+    """A key that no certificate in the bundle matches, with those certificates; ``None`` otherwise."""
+    try:
+        loaded = pkcs12.load_pkcs12(data, password.encode() or None)
+    except ValueError:
+        return None
+    if loaded.key is None or loaded.cert is not None:
+        return None
+    return loaded.key, [c.certificate for c in loaded.additional_certs]
+
+
 class Verdict(enum.Enum):
     OK = "ok"
     WARNING = "warning"
@@ -429,7 +441,6 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
         report.checks.append(Check("encryption", Verdict.WARNING, "no integrity MAC: tampering goes unnoticed",
                                    "Re-export the bundle with a password."))
 
-    bundle: Bundle | None = None
     try:
         bundle = open_p12(data, password)
         report.checks.append(Check("password", Verdict.OK, "opens the bundle"))
@@ -438,9 +449,19 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
                                    "Use the bundle password from the handout (not the login password)."))
         return report
     except BundleError as exc:
-        report.checks.append(Check("contents", Verdict.PROBLEM, str(exc), _REISSUE))
+        loose = _loose_key(data, password)
+        if loose is None:
+            report.checks.append(Check("contents", Verdict.PROBLEM, str(exc), _REISSUE))
+            return report
+        # OpenSSL only pairs a key with a certificate that matches it; a stray one lands among the CAs.
+        key, certs = loose
+        report.checks.append(Check("password", Verdict.OK, "opens the bundle"))
+        report.contents = {"private key": key_description(key)}
+        report.ca_certificates = [certificate_facts(c) for c in certs]
+        report.checks.append(Check("key matches certificate", Verdict.PROBLEM,
+                                   "the private key belongs to none of the certificates in the bundle: "
+                                   "no server will accept it", _REISSUE))
         return report
-
     cert = bundle.certificate
     report.contents = {"private key": key_description(bundle.key), **certificate_facts(cert)}
     if bundle.friendly_name:
