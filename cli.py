@@ -328,14 +328,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    bundle_password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
-                                 what="bundle password")
+    bundle_password = ""
+    # A .p12 always has a password; a PEM key given with --key may have none.
+    if args.bundle is not None and (args.key is None or args.bundle_password_file or os.environ.get(ENV_BUNDLE)):
+        bundle_password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
+                                     what="bundle password")
     password = None
     if args.username:
         password = get_secret(file=args.password_file, env=ENV_PASSWORD, prompt="Login password: ", what="password")
     report = run_connection_test(ConnectionTestInput(
-        url=args.url, ca_cert=args.ca, bundle=args.bundle, bundle_password=bundle_password,
-        username=args.username, password=password, timeout=args.timeout))
+        url=args.url, ca_cert=args.ca, bundle=args.bundle, bundle_password=bundle_password, key_file=args.key,
+        username=args.username, password=password, timeout=args.timeout, tls_version=args.tls))
     print(report.to_json() if args.json else report.to_text())
     failed = report.failed_step
     if failed is not None and not args.json:
@@ -381,6 +384,68 @@ def cmd_renew(args: argparse.Namespace) -> int:
     _out(args, data, f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}"
          + (", revoked)" if args.revoke_old else ", archived)")
          + (f"\nBundle password (shown once): {password}" if shown else ""))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from core.doctor import diagnose_bundle
+
+    password = get_secret(file=args.password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
+                          what="password")
+    report = diagnose_bundle(args.bundle, password, ca_cert=args.ca)
+    print(report.to_json() if args.json else report.to_text())
+    return 0 if report.healthy else 1
+
+
+def cmd_import_ca(args: argparse.Namespace) -> int:
+    from core.importer import import_p12, import_pem
+
+    ws = Workspace(args.workspace)
+    if ws.has_ca():
+        raise CliError(f"{ws.root} already has a CA ({common_name(ws.ca_certificate())}); import into a new folder")
+
+    def read(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror}") from None
+
+    if args.p12 is not None:
+        p12_password = get_secret(file=args.p12_password_file, env="MTLSLAB_P12_PASSWORD",
+                                  prompt=".p12 password: ", what="p12 password")
+        imported = import_p12(read(args.p12), p12_password)
+    elif args.cert is not None and args.key is not None:
+        key_data = read(args.key)
+        key_password = None
+        if b"ENCRYPTED" in key_data:
+            key_password = get_secret(file=args.key_password_file, env="MTLSLAB_KEY_PASSWORD",
+                                      prompt="CA key password: ", what="key password")
+        imported = import_pem(read(args.cert), key_data, key_password=key_password)
+    else:
+        raise CliError("give --cert CERT --key KEY, or --p12 FILE")
+    passphrase = get_secret(file=args.passphrase_file, env=ENV_CA, prompt="New CA passphrase for this workspace: ",
+                            what="passphrase", confirm=True)
+    ws.import_ca(imported.authority, passphrase=passphrase)
+    data = {"ca": imported.authority.name, "certificate": str(ws.ca_cert_path), "warnings": imported.warnings}
+    text = f"Imported CA {imported.authority.name!r}: {ws.ca_cert_path}"
+    text += "".join(f"\nwarning: {w}" for w in imported.warnings)
+    _out(args, data, text)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.export import ExportFormat, export_ca_for_browsers, export_certificates
+
+    ws = existing_workspace(args.workspace)
+    fmt = ExportFormat.parse(args.format) if args.format else None
+    if args.what == "ca" and args.out.is_dir():
+        crt, cer = export_ca_for_browsers(ws.ca_certificate(), args.out)
+        _out(args, {"pem": str(crt), "der": str(cer)}, f"Wrote {crt} (PEM) and {cer} (DER)")
+        return 0
+    record = None if args.what == "ca" else ws.find(args.what)
+    certs = [ws.ca_certificate()] if record is None else ws.certificate_of(record, chain=args.chain)
+    path = export_certificates(certs, args.out, fmt=fmt)
+    _out(args, {"out": str(path), "certificates": len(certs)}, f"Wrote {len(certs)} certificate(s) to {path}")
     return 0
 
 
@@ -460,6 +525,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
+    p = add("import-ca", cmd_import_ca, "make an existing CA (openssl, easy-rsa, Java keytool) this workspace's "
+            "CA; prints profile warnings with their consequences")
+    p.add_argument("--cert", type=Path, help="the CA certificate, PEM or DER")
+    p.add_argument("--key", type=Path, help="its private key, PEM (encrypted or not)")
+    p.add_argument("--key-password-file", type=Path, help="file holding the key's password (or $MTLSLAB_KEY_PASSWORD)")
+    p.add_argument("--p12", type=Path, help="a .p12 holding the CA key and certificate (instead of --cert/--key)")
+    p.add_argument("--p12-password-file", type=Path, help="file holding the .p12 password (or $MTLSLAB_P12_PASSWORD)")
+    p.add_argument("--passphrase-file", type=Path,
+                   help=f"file holding the new passphrase the key is stored with (or ${ENV_CA})")
+
+    p = add("export", cmd_export, "export the CA certificate or any certificate/chain as PEM, DER or PKCS#7")
+    p.add_argument("what", help="'ca', or a certificate's serial (hex) or client name")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output file (.crt/.pem PEM, .cer/.der DER, .p7b PKCS#7); for 'ca', a folder gets "
+                   "ca.crt and ca.cer")
+    p.add_argument("--format", choices=["pem", "der", "p7b"], help="override the format the file name implies")
+    p.add_argument("--chain", action="store_true", help="add the CA chain after the certificate (PEM or p7b)")
+
     p = add("renew", cmd_renew, "renew a client or server certificate: new key and serial, same subject; "
             "a client's old files are archived")
     p.add_argument("certificate", help="serial number (hex) or the client's name")
@@ -499,13 +582,26 @@ def build_parser() -> argparse.ArgumentParser:
                        "accepted, log in and reach the protected page. Exits 1 and names the failed step on failure.")
     p.add_argument("url", help="https://host:port/")
     p.add_argument("--ca", type=Path, required=True, help="the CA certificate the server must chain to")
-    p.add_argument("--bundle", type=Path, required=True, help="the client .p12 bundle")
+    p.add_argument("--bundle", type=Path, help="the client .p12 bundle, or a PEM certificate (+ key); without it "
+                   "the test shows what the server does when no client certificate is sent")
+    p.add_argument("--key", type=Path, help="the PEM private key of a PEM --bundle certificate")
     p.add_argument("--bundle-password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
     p.add_argument("--username", help="login name (login steps are skipped without it)")
     p.add_argument("--password-file", type=Path, help=f"file holding the login password (or ${ENV_PASSWORD})")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    p.add_argument("--tls", choices=["1.2", "1.3"], help="pin the TLS version (default: the best both speak)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("doctor", help="Bundle doctor: what is inside a .p12, its encryption, and what to fix",
+                       description="Bundle doctor (offline): the key and certificate inside, the encryption "
+                       "(modern or compatible) and where it imports, validity, clientAuth, key match and the chain "
+                       "to a chosen CA. Exits 0 when healthy, 1 when there is something to fix.")
+    p.add_argument("bundle", type=Path, help="the .p12 / .pfx bundle")
+    p.add_argument("--ca", type=Path, help="the CA certificate the bundle should chain to")
+    p.add_argument("--password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -41,14 +41,18 @@ def build_crl(
 ) -> x509.CertificateRevocationList:
     """Sign a CRL listing every revoked certificate, with a new CRL number."""
     now = now or dt.datetime.now(dt.UTC)
-    ski = authority.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    try:
+        ski = authority.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:  # an imported CA without SKI
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key())
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(authority.certificate.subject)
         .last_update(now - dt.timedelta(minutes=5))
         .next_update(now + CRL_VALIDITY)
         .add_extension(x509.CRLNumber(registry.next_crl_number()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .add_extension(aki, critical=False)
     )
     for serial, when, reason in registry.revoked():
         entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16)).revocation_date(when)

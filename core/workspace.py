@@ -87,6 +87,7 @@ class Workspace:
         self.root = Path(root).expanduser().resolve()
         self.ca_cert_path = self.root / "ca" / "ca.crt"
         self.ca_key_path = self.root / "ca" / "ca.key"
+        self.ca_chain_path = self.root / "ca" / "chain.crt"  # CAs above an intermediate, nearest first
         self.crl_pem_path = self.root / "ca" / "crl.pem"
         self.crl_der_path = self.root / "ca" / "crl.der"
         self.server_cert_path = self.root / "server" / "server.crt"
@@ -233,6 +234,40 @@ class Workspace:
             raise
         return authority
 
+    def import_ca(self, authority: Authority, *, passphrase: str) -> Authority:
+        """Make an existing CA (see :mod:`core.importer`) this workspace's CA.
+
+        The key is stored encrypted with ``passphrase`` like a created CA's; a chain
+        above an imported intermediate goes into ``ca/chain.crt``.
+
+        Raises:
+            WorkspaceError: a CA already exists here.
+            ValueError: the passphrase is too short.
+        """
+        check_passphrase(passphrase)
+        if self.ca_cert_path.exists() or self.ca_key_path.exists():
+            raise WorkspaceError(f"{self.root} already has a CA; import into a new, empty folder")
+        make_private_dir(self.root / "ca")
+        key_pem = authority.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
+        atomic_write(self.ca_key_path, key_pem, mode=PRIVATE)
+        try:
+            if authority.chain:
+                atomic_write(self.ca_chain_path, b"".join(_pem(c) for c in authority.chain), mode=PUBLIC)
+            atomic_write(self.ca_cert_path, _pem(authority.certificate), mode=PUBLIC)
+            with contextlib.suppress(ValueError):  # re-importing a CA this registry already knows
+                self.registry.add(authority.certificate, kind="ca", cert_path=self._rel(self.ca_cert_path))
+            self.publish_crl(authority)
+        except BaseException:
+            for p in (self.ca_cert_path, self.ca_key_path, self.ca_chain_path, self.crl_pem_path, self.crl_der_path):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            raise
+        return authority
+
     def load_ca(self, passphrase: str) -> Authority:
         """Decrypt the CA key.
 
@@ -251,7 +286,10 @@ class Workspace:
             raise WorkspaceError("the CA key is of a type mTLS Lab cannot use")
         if _spki(key.public_key()) != _spki(cert.public_key()):
             raise WorkspaceError("the CA key does not belong to the CA certificate")
-        authority = Authority(cert, key)
+        chain: tuple[x509.Certificate, ...] = ()
+        if self.ca_chain_path.is_file():
+            chain = tuple(x509.load_pem_x509_certificates(self.ca_chain_path.read_bytes()))
+        authority = Authority(cert, key, chain)
         if not self.crl_pem_path.is_file() or not crl_is_fresh(self.crl_pem_path.read_bytes()):
             self.publish_crl(authority)
         return authority
@@ -277,6 +315,28 @@ class Workspace:
         revoked = self.registry.revoke(record.serial, reason=flag.value)
         self.publish_crl(authority)
         return revoked
+
+    def find(self, serial_or_name: str) -> Record:
+        """The certificate with this serial (hex, colons allowed), or the one valid certificate with this name.
+
+        Raises:
+            WorkspaceError: none, or several valid certificates share the name.
+        """
+        return self._find(serial_or_name)
+
+    def certificate_of(self, record: Record, *, chain: bool = False) -> list[x509.Certificate]:
+        """A registry row's certificate, followed by its CA chain when ``chain``.
+
+        Raises:
+            WorkspaceError: its certificate file is missing or no longer holds it.
+        """
+        cert = self._load_cert(record)
+        if not chain or record.kind == "ca":
+            return [cert]
+        ca = self.ca_certificate()
+        extra = list(x509.load_pem_x509_certificates(self.ca_chain_path.read_bytes())) \
+            if self.ca_chain_path.is_file() else []
+        return [cert, ca, *extra]
 
     def _find(self, serial_or_name: str) -> Record:
         text = serial_or_name.strip()

@@ -1,0 +1,70 @@
+"""Exports: CA for browsers as PEM .crt and DER .cer; certificates and chains as PEM, DER, PKCS#7."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+import cli
+from core.export import ExportFormat, export_ca_for_browsers, export_certificates
+from tests.conftest import CA_PASSPHRASE, Classroom, need
+
+
+def test_ca_for_browsers_pem_and_der(classroom: Classroom, tmp_path: Path) -> None:
+    crt, cer = export_ca_for_browsers(classroom.authority.certificate, tmp_path)
+    assert x509.load_pem_x509_certificate(crt.read_bytes()) == classroom.authority.certificate
+    assert x509.load_der_x509_certificate(cer.read_bytes()) == classroom.authority.certificate
+    out = subprocess.run([need("openssl"), "x509", "-inform", "DER", "-in", str(cer), "-noout", "-subject"],
+                         capture_output=True, text=True, check=True)
+    assert "Test Classroom CA" in out.stdout
+
+
+def test_chain_formats(classroom: Classroom, tmp_path: Path) -> None:
+    ws = classroom.workspace
+    chain = ws.certificate_of(ws.find("Ada Lovelace"), chain=True)
+    assert chain == [classroom.bundle.certificate, classroom.authority.certificate]
+    pem = export_certificates(chain, tmp_path / "ada-chain.pem")
+    assert x509.load_pem_x509_certificates(pem.read_bytes()) == chain
+    p7b = export_certificates(chain, tmp_path / "ada-chain.p7b")
+    assert set(pkcs7.load_der_pkcs7_certificates(p7b.read_bytes())) == set(chain)  # a SET: DER sorts it
+    with pytest.raises(ValueError, match="DER file holds one certificate"):
+        export_certificates(chain, tmp_path / "ada.cer")
+    der = export_certificates(chain[:1], tmp_path / "ada.cer")
+    assert x509.load_der_x509_certificate(der.read_bytes()) == chain[0]
+    assert ExportFormat.parse("DER") is ExportFormat.DER
+
+
+def test_cli_export(classroom: Classroom, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(classroom.workspace.root)
+    assert cli.main(["export", "ca", "--out", str(tmp_path), "--workspace", ws]) == 0
+    assert (tmp_path / "ca.crt").is_file() and (tmp_path / "ca.cer").is_file()
+    serial = classroom.workspace.find("Ada Lovelace").serial
+    assert cli.main(["export", serial, "--chain", "--out", str(tmp_path / "x.crt"), "--workspace", ws]) == 0
+    assert len(x509.load_pem_x509_certificates((tmp_path / "x.crt").read_bytes())) == 2
+    assert cli.main(["export", "Nobody", "--out", str(tmp_path / "y.crt"), "--workspace", ws]) == 2
+    assert "no valid certificate" in capsys.readouterr().err
+
+
+def test_cli_roster_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(cli.ENV_CA, CA_PASSPHRASE)
+    src = tmp_path / "src"
+    assert cli.main(["init", "--workspace", str(src), "--name", "CLI CA"]) == 0
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email\nAda,ada@school.example\n,\nBob,bad\n")
+    assert cli.main(["roster", str(roster), "--out", str(tmp_path / "out"), "--workspace", str(src)]) == 2
+    assert "line 4:" in capsys.readouterr().err
+    roster.write_text("name,email\nAda,ada@school.example\nBob,\n")
+    assert cli.main(["roster", str(roster), "--out", str(tmp_path / "out"), "--workspace", str(src),
+                     "--workers", "1", "--json"]) == 0
+    assert '"issued": 2' in capsys.readouterr().out
+    # the same CA imported elsewhere (plain PEM key exported by openssl from the stored encrypted key)
+    pw = tmp_path / "pw"
+    pw.write_text(CA_PASSPHRASE + "\n")
+    assert cli.main(["import-ca", "--cert", str(src / "ca" / "ca.crt"), "--key", str(src / "ca" / "ca.key"),
+                     "--key-password-file", str(pw), "--workspace", str(tmp_path / "dst")]) == 0
+    assert "Imported CA 'CLI CA'" in capsys.readouterr().out
