@@ -19,7 +19,7 @@ from embedded_server.app import create_app
 from embedded_server.events import EventLog
 from embedded_server.identity import IdentityTable
 from embedded_server.sessions import SESSION_LIFETIME, SessionStore
-from embedded_server.tls_front import TlsFront
+from embedded_server.tls_front import MAX_CONNECTIONS, TlsFront
 
 DEFAULT_PORT = 8443
 # strict: no certificate, no handshake (what nginx's ssl_verify_client on does).
@@ -210,8 +210,11 @@ class DemoSite:
                 require_user_match=self.config.require_user_match,
             )
             # waitress stays on loopback with an ephemeral port; only the front faces clients.
+            # connection_limit: waitress stops accepting at its default of 100, which 100
+            # keep-alive browsers reach; every front connection needs its own backend one.
             server = waitress.create_server(
-                app, host="127.0.0.1", port=0, threads=8, ident="mTLS Lab", channel_timeout=120
+                app, host="127.0.0.1", port=0, threads=8, ident="mTLS Lab", channel_timeout=120,
+                connection_limit=MAX_CONNECTIONS + 8,
             )
             backend = (str(server.effective_host), int(server.effective_port))
             loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)

@@ -33,8 +33,10 @@ IDLE_TIMEOUT = 300.0  # seconds a connection may sit with no traffic either way
 MAX_CONNECTIONS = 512  # a classroom is ~30 browsers with ~6 connections each
 # One address may hold only this many connections that have not finished their
 # handshake: a script opening hundreds of silent TCP connections from one machine
-# then cannot use up MAX_CONNECTIONS and lock the class out. Browsers open ~6.
-MAX_HANDSHAKES_PER_ADDRESS = 32
+# then cannot use up MAX_CONNECTIONS and lock the class out. A real handshake takes
+# milliseconds, so only a burst of this many simultaneous new connections from one
+# address (a classroom behind one NAT, or 100 load-test clients on loopback) meets it.
+MAX_HANDSHAKES_PER_ADDRESS = 128
 # ... and at most this many connections in all. A classroom behind one NAT address
 # (30 browsers x 6) stays below it; on loopback every client is 127.0.0.1.
 MAX_CONNECTIONS_PER_ADDRESS = MAX_CONNECTIONS // 2
