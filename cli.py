@@ -223,6 +223,11 @@ def cmd_issue_server(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
     hosts = args.host or ["localhost", "127.0.0.1", "::1"]
+    from core.profiles import server_lifetime_warning
+
+    warning = server_lifetime_warning(args.days)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     cert = ws.issue_server(authority, hosts=hosts, key_type=KeyType.parse(args.key_type), valid_days=args.days)
     _out(args, {"certificate": str(ws.server_cert_path), "hosts": hosts, "serial": format(cert.serial_number, "X")},
          f"Issued server certificate for {', '.join(hosts)}: {ws.server_cert_path}")
