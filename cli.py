@@ -210,7 +210,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         passphrase = get_secret(file=args.passphrase_file, env=ENV_CA, prompt="New CA passphrase: ",
                                 what="passphrase", confirm=True)
     authority = ws.create_ca(common_name=args.name, organization=args.org, key_type=key_type,
-                             valid_days=args.days, passphrase=passphrase)
+                             valid_days=args.days, passphrase=passphrase, intermediate=args.intermediate)
     if generated:
         path = ws.write_secret(CA_SECRET, passphrase)
         print(f"Generated CA passphrase (shown once, also saved owner-only in {path}): {passphrase}")
@@ -444,11 +444,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
     fmt = ExportFormat.parse(args.format) if args.format else None
     if args.what == "ca" and args.out.is_dir():
-        crt, cer = export_ca_for_browsers(ws.ca_certificate(), args.out)
+        crt, cer = export_ca_for_browsers(ws.trust_anchor(), args.out)
         _out(args, {"pem": str(crt), "der": str(cer)}, f"Wrote {crt} (PEM) and {cer} (DER)")
         return 0
     record = None if args.what == "ca" else ws.find(args.what)
-    certs = [ws.ca_certificate()] if record is None else ws.certificate_of(record, chain=args.chain)
+    certs = [ws.trust_anchor()] if record is None else ws.certificate_of(record, chain=args.chain)
     path = export_certificates(certs, args.out, fmt=fmt)
     _out(args, {"out": str(path), "certificates": len(certs)}, f"Wrote {len(certs)} certificate(s) to {path}")
     return 0
@@ -491,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-file", type=Path, help="file holding the new CA passphrase")
     p.add_argument("--generate-passphrase", action="store_true",
                    help="generate the passphrase, show it once and keep it owner-only in secrets/")
+    p.add_argument("--intermediate", action="store_true",
+                   help="a root CA (ca/root.key: move it offline) and an intermediate that issues everything")
 
     p = add("issue-server", cmd_issue_server, "issue the demo site's server certificate")
     p.add_argument("--host", action="append", help="host name or IP address (repeatable; default localhost, "

@@ -130,8 +130,12 @@ def create_root_ca(
     organization: str | None = None,
     key_type: KeyType = KeyType.EC_P256,
     valid_days: int = CA_DEFAULT_DAYS,
+    allow_intermediate: bool = False,
 ) -> Authority:
     """Create a self-signed root CA.
+
+    Args:
+        allow_intermediate: path length 1 (one intermediate CA below it) instead of 0 (leaves only).
 
     Raises:
         ValueError: a name is invalid or the lifetime is not positive.
@@ -142,9 +146,43 @@ def create_root_ca(
         subject=make_name(common_name, organization),
         public_key=key.public_key(),
         valid_days=valid_days,
-        path_length=0,  # no intermediate offered: leaves only
+        # The path length allows an intermediate only when one is offered, so a stolen
+        # leaf-only CA key cannot mint a sub-CA that verifiers would accept.
+        path_length=1 if allow_intermediate else 0,
     )
     return Authority(build_certificate(request, issuer_cert=None, issuer_key=key), key)
+
+
+def create_intermediate_ca(
+    root: Authority,
+    *,
+    common_name: str,
+    organization: str | None = None,
+    key_type: KeyType = KeyType.EC_P256,
+    valid_days: int = CA_DEFAULT_DAYS,
+) -> Authority:
+    """Create an intermediate CA under ``root`` (path length 0: it issues leaves only).
+
+    The root can then stay offline; the intermediate signs bundles and carries the root in its chain.
+
+    Raises:
+        ValueError: the root's path length does not allow an intermediate, or the lifetime is too long.
+    """
+    bc = root.certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    if bc.path_length is not None and bc.path_length < 1 + len(root.chain):
+        raise ValueError(f"the CA {root.name!r} may not have intermediates below it (its path length is "
+                         f"{bc.path_length}); create the root with an intermediate in mind")
+    root._check_within_ca(valid_days)
+    key = generate_private_key(key_type)
+    request = CertificateRequest(
+        kind=Kind.CA,
+        subject=make_name(common_name, organization),
+        public_key=key.public_key(),
+        valid_days=valid_days,
+        path_length=0,
+    )
+    cert = build_certificate(request, issuer_cert=root.certificate, issuer_key=root.key)
+    return Authority(cert, key, (root.certificate, *root.chain))
 
 
 def common_name(cert: x509.Certificate) -> str:

@@ -30,7 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from core.authority import Authority, Issued, create_root_ca
+from core.authority import Authority, Issued, create_intermediate_ca, create_root_ca
 from core.bundles import BundleProfile, check_bundle_password, encode_p12
 from core.keys import KeyType, PrivateKey, key_type_of
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
@@ -88,6 +88,8 @@ class Workspace:
         self.ca_cert_path = self.root / "ca" / "ca.crt"
         self.ca_key_path = self.root / "ca" / "ca.key"
         self.ca_chain_path = self.root / "ca" / "chain.crt"  # CAs above an intermediate, nearest first
+        self.root_cert_path = self.root / "ca" / "root.crt"  # only with an intermediate
+        self.root_key_path = self.root / "ca" / "root.key"  # move it offline once the intermediate exists
         self.crl_pem_path = self.root / "ca" / "crl.pem"
         self.crl_der_path = self.root / "ca" / "crl.der"
         self.server_cert_path = self.root / "server" / "server.crt"
@@ -202,8 +204,17 @@ class Workspace:
         organization: str | None = None,
         key_type: KeyType = KeyType.EC_P256,
         valid_days: int = CA_DEFAULT_DAYS,
+        intermediate: bool = False,
     ) -> Authority:
-        """Create the workspace's root CA and store its key encrypted with ``passphrase``.
+        """Create the workspace's CA and store its key encrypted with ``passphrase``.
+
+        Args:
+            intermediate: create a root (``ca/root.crt``, key ``ca/root.key`` to be moved offline)
+                and an intermediate below it that does the issuing (``ca/ca.crt`` then holds the
+                intermediate followed by the root, so every verifier finds the whole path).
+
+        Returns:
+            The issuing CA (the intermediate when one is made).
 
         Raises:
             WorkspaceError: a CA already exists here.
@@ -212,27 +223,42 @@ class Workspace:
         check_passphrase(passphrase)
         if self.ca_cert_path.exists() or self.ca_key_path.exists():
             raise WorkspaceError(f"{self.root} already has a CA; open it instead of creating a new one")
-        authority = create_root_ca(
-            common_name=common_name, organization=organization, key_type=key_type, valid_days=valid_days
+        root = create_root_ca(
+            common_name=common_name if not intermediate else f"{common_name} Root"[:64],
+            organization=organization, key_type=key_type, valid_days=valid_days,
+            allow_intermediate=intermediate,
         )
+        authority = root
+        if intermediate:
+            authority = create_intermediate_ca(root, common_name=common_name, organization=organization,
+                                               key_type=key_type, valid_days=valid_days - 1)
         make_private_dir(self.root / "ca")
-        key_pem = authority.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(passphrase.encode()),
-        )
-        # Key first: a certificate without its key would look like a usable CA.
-        atomic_write(self.ca_key_path, key_pem, mode=PRIVATE)
+        written = [self.ca_key_path, self.ca_cert_path, self.crl_pem_path, self.crl_der_path]
         try:
-            atomic_write(self.ca_cert_path, _pem(authority.certificate), mode=PUBLIC)
+            if intermediate:
+                written += [self.root_key_path, self.root_cert_path, self.ca_chain_path]
+                atomic_write(self.root_key_path, _encrypted_key(root.key, passphrase), mode=PRIVATE)
+                atomic_write(self.root_cert_path, _pem(root.certificate), mode=PUBLIC)
+                atomic_write(self.ca_chain_path, _pem(root.certificate), mode=PUBLIC)
+            # Key first: a certificate without its key would look like a usable CA.
+            atomic_write(self.ca_key_path, _encrypted_key(authority.key, passphrase), mode=PRIVATE)
+            atomic_write(self.ca_cert_path, b"".join(_pem(c) for c in authority.chain_to_root()), mode=PUBLIC)
+            if intermediate:
+                self.registry.add(root.certificate, kind="ca", cert_path=self._rel(self.root_cert_path))
             self.registry.add(authority.certificate, kind="ca", cert_path=self._rel(self.ca_cert_path))
             self.publish_crl(authority)
         except BaseException:
-            for p in (self.ca_cert_path, self.ca_key_path, self.crl_pem_path, self.crl_der_path):
+            for p in written:
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
             raise
         return authority
+
+    def trust_anchor(self) -> x509.Certificate:
+        """The certificate students import as a trusted authority: the root."""
+        if self.root_cert_path.is_file():
+            return x509.load_pem_x509_certificate(self.root_cert_path.read_bytes())
+        return self.ca_certificate()
 
     def import_ca(self, authority: Authority, *, passphrase: str) -> Authority:
         """Make an existing CA (see :mod:`core.importer`) this workspace's CA.
@@ -257,7 +283,7 @@ class Workspace:
         try:
             if authority.chain:
                 atomic_write(self.ca_chain_path, b"".join(_pem(c) for c in authority.chain), mode=PUBLIC)
-            atomic_write(self.ca_cert_path, _pem(authority.certificate), mode=PUBLIC)
+            atomic_write(self.ca_cert_path, b"".join(_pem(c) for c in authority.chain_to_root()), mode=PUBLIC)
             with contextlib.suppress(ValueError):  # re-importing a CA this registry already knows
                 self.registry.add(authority.certificate, kind="ca", cert_path=self._rel(self.ca_cert_path))
             self.publish_crl(authority)
