@@ -18,7 +18,7 @@ import bottle
 from core.site_users import UserStore
 from embedded_server.events import EventLog
 from embedded_server.identity import ClientIdentity, IdentityTable, NoCertificate
-from embedded_server.sessions import SessionStore, Throttle
+from embedded_server.sessions import MAX_FAILURES_PER_ADDRESS, SessionStore, Throttle
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SESSION_COOKIE = "mtlslab_session"
@@ -56,6 +56,7 @@ def create_app(
     app = bottle.Bottle()
     sessions = sessions or SessionStore()
     throttle = Throttle()
+    address_throttle = Throttle(max_failures=MAX_FAILURES_PER_ADDRESS)
     csrf_key = secrets.token_bytes(32)
     templates = {
         name: bottle.SimpleTemplate(name=name, lookup=[str(RESOURCES / "templates")])
@@ -147,13 +148,19 @@ def create_app(
             bottle.redirect("/?error=csrf", 303)
         username = form.getunicode("username", default="") or ""
         password = form.getunicode("password", default="") or ""
-        # Per certificate (one student guessing) and per username (many guessing one account).
-        # Not per address: a classroom behind one NAT, or everyone on loopback, shares one.
+        # Per certificate (one student guessing) and per username (many guessing one account);
+        # per address only with a higher limit: a classroom behind one NAT, or everyone on
+        # loopback, shares one.
         keys = (f"cert:{identity.fingerprint_sha256}", f"user:{username[:64].lower()}")
         # A failed login logs the username only when it is a real account: people type
         # their password into the username field, and the log is read by the instructor.
         logged = username if username in users.usernames() else None
-        if not throttle.try_acquire(*keys):
+        address_key = f"addr:{identity.client_address}"
+        allowed = throttle.try_acquire(*keys)
+        if allowed and not address_throttle.try_acquire(address_key):
+            throttle.succeeded(*keys)  # not counted after all: the attempt is refused unchecked
+            allowed = False
+        if not allowed:
             events.emit("login-throttled", "too many failed logins", subject=identity.subject, user=logged,
                         known_user=logged is not None)
             bottle.redirect("/?error=throttled", 303)
@@ -167,6 +174,7 @@ def create_app(
                         known_user=logged is not None)
             bottle.redirect("/?error=login", 303)
         throttle.succeeded(*keys)
+        address_throttle.succeeded(address_key)
         token = sessions.create(username, identity.fingerprint_sha256)
         bottle.response.set_cookie(
             SESSION_COOKIE, token, path="/", httponly=True, secure=True, samesite="strict"

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 SESSION_LIFETIME = 30 * 60  # seconds; a lesson's exercise, not a day
 MAX_FAILURES = 5  # failed logins per certificate before a pause
+# Per client address the limit is higher: a classroom behind one NAT address shares it,
+# but one machine cycling through many certificates is still slowed down.
+MAX_FAILURES_PER_ADDRESS = 30
 LOCKOUT_SECONDS = 60
 
 

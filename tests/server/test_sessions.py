@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core.profiles import Kind
 from embedded_server.app import SESSION_COOKIE
 from embedded_server.site import DemoSite, SiteConfig
 from tests.conftest import BUNDLE_PASSWORD, LOGIN_PASSWORD, LOGIN_USER, Classroom, make_classroom
@@ -193,3 +194,21 @@ def test_user_match_refuses_another_users_name(matching: DemoSite, room: Classro
     page = curl(matching, room, tmp_path, matching.url + "?error=mismatch", bundle=room.bundle.bundle_path)
     assert "may only log in as its owner" in page.stdout
     assert any(e.message == "username does not match the certificate" for e in matching.events.recent())
+
+
+def test_many_certificates_from_one_address_are_throttled_too(site: DemoSite, room: Classroom,
+                                                               tmp_path: Path) -> None:
+    from embedded_server.sessions import MAX_FAILURES, MAX_FAILURES_PER_ADDRESS
+    from tests.server.test_refusals import make_cert_files
+
+    results = []
+    certificates = MAX_FAILURES_PER_ADDRESS // MAX_FAILURES + 1
+    for c in range(certificates):
+        folder = tmp_path / f"cert{c}"
+        folder.mkdir()
+        p12 = make_cert_files(room, folder, kind=Kind.CLIENT, issued_days_ago=0, valid_days=1)[2]
+        for i in range(MAX_FAILURES):  # each certificate stays within its own limit, each username too
+            results.append(post_login(site, room, folder, f"guess{c}-{i}", "wrong", bundle=p12))
+    limit = MAX_FAILURES_PER_ADDRESS
+    assert all(r.endswith("/?error=login") for r in results[:limit]), results[:limit]
+    assert all(r.endswith("/?error=throttled") for r in results[limit:]), results[limit:]
