@@ -463,9 +463,10 @@ def _handshake(raw: socket.socket, host: str, port: int, ca: x509.Certificate, b
         facts["cipher"] = conn.get_cipher_name() or "?"
     for i, cert in enumerate(chain):
         label = "server certificate" if i == 0 else f"chain certificate {i}"
-        facts[label] = (f"{cert.subject.rfc4514_string()}; issued by {cert.issuer.rfc4514_string()}; valid "
-                        f"{fmt_time(cert.not_valid_before_utc)} to {fmt_time(cert.not_valid_after_utc)}; SHA-256 "
-                        f"{cert.fingerprint(hashes.SHA256()).hex(':').upper()}")
+        facts[label] = cert.subject.rfc4514_string()
+        facts[f"{label} issuer"] = cert.issuer.rfc4514_string()
+        facts[f"{label} valid"] = f"{fmt_time(cert.not_valid_before_utc)} to {fmt_time(cert.not_valid_after_utc)}"
+        facts[f"{label} SHA-256"] = cert.fingerprint(hashes.SHA256()).hex(":").upper()
     if chain:
         facts["server names (subjectAltName)"] = ", ".join(san_names(chain[0])) or "none"
         facts["host matched"] = f"{host}: " + ("yes" if host_matches(chain[0], host) else "no")

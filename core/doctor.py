@@ -332,11 +332,11 @@ def read_p12_encryption(data: bytes) -> P12Encryption:
 # Where each profile imports. Apple's keychain and Android before 12 cannot read PBES2/AES
 # bundles (they answer "wrong password"); OpenSSL 3 without the legacy provider cannot read RC2.
 PLATFORMS = {
-    "modern": "Windows 10 (1709) and 11, Firefox and Chrome (NSS) on Linux, Java 11+ keytool, OpenSSL 1.1+, "
-              "Android 12+, recent macOS/iOS; older macOS/iOS keychains and older Android refuse it",
-    "compatible": "everywhere, including older macOS/iOS keychains, Windows 7/8 and older Android; "
-                  "OpenSSL 3 needs -legacy to open one",
-    "mixed": "depends on the platform: test the import where it will be used",
+    "modern": ("Windows 10 (1709) and 11, Firefox, Chrome on Linux (NSS), Java 11+, OpenSSL 1.1+, Android 12+",
+               "older macOS/iOS keychains and Android before 12 say 'wrong password': use the compatible profile"),
+    "compatible": ("everywhere, including older macOS/iOS keychains, Windows 7/8 and older Android",
+                   "OpenSSL 3 opens it only with -legacy; 3DES/RC2 resist password guessing less"),
+    "mixed": ("depends on the platform", "test the import where the bundle will be used"),
 }
 
 
@@ -433,7 +433,8 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
         return report
     report.encryption = {"profile": enc.profile, "private key": enc.key, "certificates": enc.certificates,
                          "integrity MAC": f"{enc.mac} ({enc.mac_iterations} iterations)" if enc.mac != "none"
-                         else "none", "should import on": PLATFORMS[enc.profile]}
+                         else "none", "should import on": PLATFORMS[enc.profile][0],
+                         "caveat": PLATFORMS[enc.profile][1]}
     if "40Bit" in enc.certificates or "40Bit" in enc.key:
         report.checks.append(Check("encryption", Verdict.WARNING, "40-bit RC2 is trivially broken",
                                    "Re-export with the modern or the 3DES compatible profile."))

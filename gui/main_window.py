@@ -25,6 +25,7 @@ from gui.operations import TaskManager
 from gui.pages.authority import AuthorityPage
 from gui.pages.certificates import CertificatesPage
 from gui.pages.demo_site import DemoSitePage
+from gui.pages.doctor import DoctorPage
 from gui.pages.student_help import StudentHelpPage
 from gui.pages.test_connection import TestConnectionPage
 from gui.session import Credentials, Session
@@ -37,6 +38,7 @@ class Area(enum.IntEnum):
     DEMO_SITE = 2
     TEST_CONNECTION = 3
     STUDENT_HELP = 4
+    BUNDLE_DOCTOR = 5
 
 
 AREA_LABELS = {
@@ -45,6 +47,7 @@ AREA_LABELS = {
     Area.DEMO_SITE: ("Demo Site", QStyle.StandardPixmap.SP_ComputerIcon),
     Area.TEST_CONNECTION: ("Test Connection", QStyle.StandardPixmap.SP_MediaPlay),
     Area.STUDENT_HELP: ("Student Help", QStyle.StandardPixmap.SP_DialogHelpButton),
+    Area.BUNDLE_DOCTOR: ("Bundle Doctor", QStyle.StandardPixmap.SP_FileDialogInfoView),
 }
 
 
@@ -63,6 +66,7 @@ class MainWindow(QMainWindow):
         self.demo_site_page = DemoSitePage(self.session)
         self.test_connection_page = TestConnectionPage(self.session)
         self.student_help_page = StudentHelpPage(self.session)
+        self.doctor_page = DoctorPage(self.session)
         self.authority_page.create_ca_requested.connect(self.open_create_ca)
         self.authority_page.issue_bundle_requested.connect(self.open_issue_bundle)
         self.authority_page.issue_server_wizard_requested.connect(self.open_issue_server)
@@ -77,6 +81,7 @@ class MainWindow(QMainWindow):
             (Area.DEMO_SITE, self.demo_site_page),
             (Area.TEST_CONNECTION, self.test_connection_page),
             (Area.STUDENT_HELP, self.student_help_page),
+            (Area.BUNDLE_DOCTOR, self.doctor_page),
         ):
             label, icon = AREA_LABELS[area]
             item = QListWidgetItem(self.style().standardIcon(icon), label)

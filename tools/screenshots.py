@@ -161,6 +161,27 @@ def main(argv: list[str] | None = None) -> int:
             test_page.run_button.click()
             wait_until(lambda: idle() and test_page.report is not None)
             shoot(window, "test-connection-failed")
+            test_page.bundle_password.setText(bundle_password)
+            good_bundle = test_page.bundle_file.text()
+            test_page.bundle_file.clear()  # what the server does when no certificate is sent
+            test_page.run_button.click()
+            wait_until(lambda: idle() and test_page.report is not None)
+            shoot(window, "test-connection-no-certificate")
+            test_page.bundle_file.setText(good_bundle)
+
+            # -- bundle doctor: the bundle just issued, then a wrong password ----------------
+            doctor = window.doctor_page
+            doctor.bundle_file.setText(good_bundle)
+            doctor.password.setText(bundle_password)
+            window.show_area(Area.BUNDLE_DOCTOR)
+            doctor.examine_button.click()
+            wait_until(lambda: idle() and doctor.report is not None)
+            shoot(window, "doctor")
+            doctor.password.setText("not-the-bundle-password")
+            doctor.report = None
+            doctor.examine_button.click()
+            wait_until(lambda: idle() and doctor.report is not None)
+            shoot(window, "doctor-problem")
 
             window.show_area(Area.DEMO_SITE)
             wait_until(lambda: site_page.log.count() >= 4)

@@ -55,6 +55,7 @@ class TestConnectionPage(QWidget):
         self.url.setPlaceholderText("https://localhost:8443/")
         self.ca_file = QLineEdit()
         self.bundle_file = QLineEdit()
+        self.bundle_file.setPlaceholderText("empty: test without a client certificate")
         self.bundle_password = QLineEdit()
         self.bundle_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.username = QLineEdit()
@@ -66,7 +67,7 @@ class TestConnectionPage(QWidget):
             lambda: self._pick(self.ca_file, "CA certificate", "Certificates (*.crt *.pem *.cer *.der);;All files (*)")
         )
         self.browse_bundle.clicked.connect(
-            lambda: self._pick(self.bundle_file, "Client bundle", "PKCS#12 bundles (*.p12 *.pfx);;All files (*)")
+            lambda: self._pick(self.bundle_file, "Client bundle", "PKCS#12 bundles (*.p12 *.pfx);;PEM certificate + key (*.pem *.crt);;All files (*)")
         )
         inputs = QGroupBox("What to test")
         form = QFormLayout(inputs)
@@ -152,7 +153,8 @@ class TestConnectionPage(QWidget):
         params = ConnectionTestInput(
             url=url,
             ca_cert=Path(self.ca_file.text().strip()),
-            bundle=Path(self.bundle_file.text().strip()),
+            # An empty bundle field tests what the server does when no client certificate is sent.
+            bundle=Path(self.bundle_file.text().strip()) if self.bundle_file.text().strip() else None,
             bundle_password=self.bundle_password.text(),
             username=self.username.text().strip() or None,
             password=self.password.text() or None,
@@ -179,7 +181,7 @@ class TestConnectionPage(QWidget):
         item.setIcon(0, self.style().standardIcon(STATUS_ICONS[step.status]))
         item.setData(0, Qt.ItemDataRole.UserRole, step.status.value)
         for name, value in step.facts.items():
-            QTreeWidgetItem(item, [name, value])
+            QTreeWidgetItem(item, [name, value]).setToolTip(1, value)  # long values are elided
         # A skipped step's cause is its reason, already shown beside the title.
         explained = [("Cause", step.cause), ("Fix", step.fix)] if step.status is not Status.SKIPPED else [
             ("Fix", step.fix)
@@ -202,6 +204,13 @@ class TestConnectionPage(QWidget):
         if report.ok:
             self.result.setText("<b style='color:#1b7f3b'>All steps passed.</b>")
         elif failed is not None:
+            # Passed steps fold away so the failed step's cause and fix are in view; their facts stay one click away.
+            for i in range(self.steps.topLevelItemCount()):
+                item = self.steps.topLevelItem(i)
+                if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == Status.OK.value:
+                    item.setExpanded(False)
+                elif item is not None and item.data(0, Qt.ItemDataRole.UserRole) == Status.FAILED.value:
+                    self.steps.scrollToItem(item)
             self.result.setText(
                 f"<b style='color:#b00020'>Failed at “{failed.title}”.</b> See the cause and fix below."
             )

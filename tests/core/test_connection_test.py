@@ -44,8 +44,10 @@ def test_success_every_step_ok(site: DemoSite, classroom: Classroom, monkeypatch
     assert bundle["chains to the chosen CA"] == "yes"
     hs = report.steps[2].facts
     assert hs["protocol"] in ("TLSv1.2", "TLSv1.3")
-    assert hs["server certificate"].startswith("CN=localhost; issued by CN=Test Classroom CA")
-    assert hs["chain certificate 1"].startswith("CN=Test Classroom CA")
+    assert hs["server certificate"] == "CN=localhost"
+    assert hs["server certificate issuer"] == "CN=Test Classroom CA,O=Tests"
+    assert len(hs["server certificate SHA-256"]) == 95
+    assert hs["chain certificate 1"] == "CN=Test Classroom CA,O=Tests"
     assert hs["host matched"] == "localhost: yes"
     assert hs["client certificate requested"] == "yes"
     assert hs["client certificate sent"] == "yes (CN=Ada Lovelace,O=Tests)"
