@@ -67,7 +67,8 @@ class TestConnectionPage(QWidget):
             lambda: self._pick(self.ca_file, "CA certificate", "Certificates (*.crt *.pem *.cer *.der);;All files (*)")
         )
         self.browse_bundle.clicked.connect(
-            lambda: self._pick(self.bundle_file, "Client bundle", "PKCS#12 bundles (*.p12 *.pfx);;PEM certificate + key (*.pem *.crt);;All files (*)")
+            lambda: self._pick(self.bundle_file, "Client bundle",
+                               "PKCS#12 bundles (*.p12 *.pfx);;PEM certificate + key (*.pem *.crt);;All files (*)")
         )
         inputs = QGroupBox("What to test")
         form = QFormLayout(inputs)
