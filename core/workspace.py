@@ -2,7 +2,8 @@
 
 Layout (documented in docs/workspace.md)::
 
-    ca/ca.crt            CA certificate (hand this to students), 0644
+    ca/ca.crt            issuing CA certificate (+ root with an intermediate), 0644
+    ca/root.crt, root.key  the root and its key, only with an intermediate (move root.key offline)
     ca/ca.key            CA private key, PKCS#8 encrypted with the CA passphrase, 0600
     ca/crl.pem, crl.der  the certificate revocation list, re-signed at each revocation
     server/server.crt    demo site certificate chain (leaf + CA), 0644
