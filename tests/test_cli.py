@@ -25,7 +25,7 @@ def test_demo_json_passes_then_reuses(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     data = json.loads(first.stdout)
     assert data["ok"] is True
-    assert [s["status"] for s in data["test"]["steps"]] == ["ok"] * 5
+    assert [s["status"] for s in data["test"]["steps"]] == ["ok"] * 6
     assert {s["step"]: s["status"] for s in data["setup"] if s["step"] != "site"} == {
         "ca": "created", "server-certificate": "created", "client-bundle": "created", "demo-user": "created"}
     ca_before = (ws / "ca" / "ca.crt").read_bytes()
