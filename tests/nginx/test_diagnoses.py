@@ -147,6 +147,11 @@ def test_no_client_certificate_sent(server: str, version: str, classroom: Classr
         report = run(classroom, url, bundle=None, tls_version=version)
     # Our site refuses in the TLS 1.2 handshake or on the first read under 1.3; nginx answers a 400 page.
     assert "none was sent" in failed(report, "handshake", "client-certificate")
+    if server == "site" and version == "1.3":  # the handshake succeeds; the refusal comes on the first read
+        assert report.steps[2].status is Status.OK
+        assert "first read" in report.steps[3].facts["refused"]
+    if server == "nginx":
+        assert report.steps[3].facts["server said"] == "400 No required SSL certificate was sent"
     hs = report.steps[2].facts
     assert hs["client certificate requested"] == "yes"
     assert hs["client certificate sent"] == "no"
@@ -192,3 +197,31 @@ def test_pem_certificate_and_key_accepted(server: str, classroom: Classroom, sta
         report = run(classroom, url, bundle=cert, key_file=key)
     assert report.steps[3].status is Status.OK, report.to_text()
     assert report.steps[0].facts["subject"] == "CN=Mallory,O=Tests"
+
+
+def test_cli_against_nginx_names_the_failed_step(classroom: Classroom, other_classroom: Classroom,
+                                                 start_nginx: StartNginx) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTLSLAB_")}
+    env["MTLSLAB_BUNDLE_PASSWORD"] = BUNDLE_PASSWORD
+    with serving("nginx", classroom, start_nginx) as (url, _):
+        def test(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, str(root / "main.py"), "test", url, "--ca", str(classroom.ca_cert),
+                                   *args], capture_output=True, text=True, env=env, cwd=root, timeout=120,
+                                  stdin=subprocess.DEVNULL, check=False)
+
+        good = test("--bundle", str(classroom.bundle.bundle_path), "--tls", "1.2")
+        bad = test("--bundle", str(other_classroom.bundle.bundle_path))
+        none = test("--json")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "[skip] Login accepted" in good.stdout and "protocol: TLSv1.2" in good.stdout
+    assert bad.returncode == 1 and "failed step: client-certificate" in bad.stderr
+    assert "another CA" in bad.stdout
+    data = json.loads(none.stdout)
+    assert none.returncode == 1 and data["ok"] is False
+    assert data["steps"][0]["status"] == "skipped" and "none was sent" in data["steps"][3]["cause"]
