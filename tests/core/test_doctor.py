@@ -109,3 +109,30 @@ def test_other_ca_and_not_a_bundle(classroom: Classroom, other_classroom: Classr
     junk.write_text("just some notes")
     bad = diagnose_bundle(junk, BUNDLE_PASSWORD)
     assert bad.problems[0].name == "file" and "not a .p12" in bad.problems[0].detail
+
+
+def test_doctor_command_exit_codes_and_json(classroom: Classroom, tmp_path: Path) -> None:
+    import json
+    import os
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MTLSLAB_BUNDLE_PASSWORD": BUNDLE_PASSWORD}
+
+    def doctor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(root / "main.py"), "doctor", *args], capture_output=True,
+                              text=True, env=env, cwd=root, timeout=120, check=False)
+
+    healthy = doctor(str(classroom.bundle.bundle_path), "--ca", str(classroom.ca_cert))
+    assert healthy.returncode == 0, healthy.stderr
+    assert "Result: healthy" in healthy.stdout and "profile: modern" in healthy.stdout
+    _, _, expired = make_cert_files(classroom, tmp_path, kind=Kind.CLIENT, issued_days_ago=30, valid_days=10)
+    sick = doctor(str(expired), "--ca", str(classroom.ca_cert), "--json")
+    assert sick.returncode == 1
+    data = json.loads(sick.stdout)
+    assert data["healthy"] is False
+    assert [c["name"] for c in data["checks"] if c["verdict"] == "problem"] == ["validity"]
+    pw = tmp_path / "pw"
+    pw.write_text("wrong-password\n")
+    wrong = doctor(str(classroom.bundle.bundle_path), "--password-file", str(pw))
+    assert wrong.returncode == 1 and "the password does not open the bundle" in wrong.stdout
