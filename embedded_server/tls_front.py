@@ -286,6 +286,15 @@ class TlsFront:
 
     def _pipe(self, tls: ssl.SSLSocket, identity: Peer, idle: float | None = None) -> None:
         idle = self._idle_timeout if idle is None else idle
+        # waitress is only bothered once the client sends something: browsers open
+        # connections speculatively (preconnect) that often carry no request at all.
+        tls.settimeout(idle)
+        try:
+            first = tls.recv(_CHUNK)
+        except (ssl.SSLError, OSError):
+            return
+        if not first or self._stopping.is_set():
+            return
         backend = socket.create_connection(self._backend, timeout=idle)
         port = backend.getsockname()[1]
         # Register before forwarding a byte; unregister before closing, while the
@@ -294,7 +303,7 @@ class TlsFront:
         with self._lock:
             self._conns.add(backend)
         try:
-            tls.settimeout(idle)
+            backend.sendall(first)
             _relay(tls, backend, idle, self._stopping.is_set)
         finally:
             self._identities.unregister(port)

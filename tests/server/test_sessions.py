@@ -106,7 +106,8 @@ def test_forged_or_altered_cookie_is_rejected(site: DemoSite, room: Classroom, t
     token, _, signature = cookie_value(tmp_path).rpartition(".")
     other = tmp_path / "other"
     other.mkdir()
-    for forged in (token, f"{token}.{'0' * len(signature)}", f"{token[:-1]}A.{signature}"):
+    altered = token[:-1] + ("B" if token.endswith("A") else "A")
+    for forged in (token, f"{token}.{'0' * len(signature)}", f"{altered}.{signature}"):
         result = user_page(site, room, other, room.bundle.bundle_path, "-b", f"{SESSION_COOKIE}={forged}")
         assert result.endswith("/?error=session"), forged
 
