@@ -170,7 +170,7 @@ def run_connection_test(
 
     try:
         ca = _load_ca(params.ca_cert)
-        bundle_step, bundle = _open_bundle(params, ca if isinstance(ca, x509.Certificate) else None)
+        bundle_step, bundle = _open_bundle(params, None if isinstance(ca, Step) else ca)
         record(bundle_step)
         if bundle_step.status is Status.FAILED:
             return skip_rest()
@@ -223,7 +223,7 @@ def run_connection_test(
 _PICK_BUNDLE = "Choose the .p12 file your instructor gave you (or a PEM certificate and its key)."
 
 
-def _open_bundle(params: ConnectionTestInput, ca: x509.Certificate | None) -> tuple[Step, Bundle | None]:
+def _open_bundle(params: ConnectionTestInput, ca: list[x509.Certificate] | None) -> tuple[Step, Bundle | None]:
     if params.bundle is None:
         return Step("bundle", Status.SKIPPED, cause="no client certificate was chosen: testing without one"), None
     path = Path(params.bundle)
@@ -241,8 +241,8 @@ def _open_bundle(params: ConnectionTestInput, ca: x509.Certificate | None) -> tu
     facts.update(certificate_facts(cert))
     facts["key"] = key_description(bundle.key)
     if ca is not None:
-        facts["chains to the chosen CA"] = "yes" if chains_to(cert, ca) else (
-            f"no (issued by {cert.issuer.rfc4514_string()}, the chosen CA is {ca.subject.rfc4514_string()})")
+        facts["chains to the chosen CA"] = "yes" if _signed_by_any(cert, ca) else (
+            f"no (issued by {cert.issuer.rfc4514_string()}, the chosen CA is {_names(ca)})")
     # Problems a server will refuse: noted here as facts, named as the cause when the server refuses.
     warnings = [w for w in (validity_problem(cert), client_auth_problem(cert)) if w]
     if warnings:
@@ -320,11 +320,12 @@ def _parse_url(url: str) -> tuple[str, int] | Step:
     return parts.hostname, port or 443
 
 
-def _load_ca(path: Path) -> x509.Certificate | Step:
+def _load_ca(path: Path) -> list[x509.Certificate] | Step:
+    """Every certificate in the CA file: a root, or an intermediate and its root (``ca.crt`` holds the chain)."""
     try:
         data = Path(path).read_bytes()
-        return (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
-                else x509.load_der_x509_certificate(data))
+        return (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
+                else [x509.load_der_x509_certificate(data)])
     except OSError:
         return Step("handshake", Status.FAILED, {"CA file": str(path)},
                     cause="The CA certificate file cannot be read.",
@@ -338,8 +339,21 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _names(cas: list[x509.Certificate]) -> str:
+    return " / ".join(c.subject.rfc4514_string() for c in cas)
+
+
+def _signed_by_any(cert: x509.Certificate, cas: list[x509.Certificate]) -> bool:
+    return any(chains_to(cert, ca) for ca in cas)
+
+
+def _chain_to_send(bundle: Bundle) -> list[x509.Certificate]:
+    """Intermediates the bundle carries (never a self-signed root: the server has its own)."""
+    return [c for c in bundle.ca_certificates if c.subject != c.issuer]
+
+
 @contextlib.contextmanager
-def _client_context(ca: x509.Certificate, bundle: Bundle | None,
+def _client_context(ca: list[x509.Certificate], bundle: Bundle | None,
                     tls_version: str | None = None) -> Iterator[ssl.SSLContext]:
     """A client context trusting only ``ca`` and presenting the bundle.
 
@@ -353,13 +367,13 @@ def _client_context(ca: x509.Certificate, bundle: Bundle | None,
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     elif tls_version == "1.3":
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.load_verify_locations(cadata=_pem(ca))
+    ctx.load_verify_locations(cadata="".join(_pem(c) for c in ca))
     if bundle is not None:
         one_time = secrets.token_urlsafe(24)
         with tempfile.TemporaryDirectory(prefix="mtlslab-") as tmp:
             cert_file = Path(tmp) / "client.crt"
             key_file = Path(tmp) / "client.key"
-            cert_file.write_bytes(bundle.certificate.public_bytes(serialization.Encoding.PEM))
+            cert_file.write_text("".join(_pem(c) for c in [bundle.certificate, *_chain_to_send(bundle)]))
             key_file.write_bytes(bundle.key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                 serialization.BestAvailableEncryption(one_time.encode())))
@@ -411,7 +425,7 @@ _ASKED = "SSLv3/TLS read server certificate request"
 _SENT = "SSLv3/TLS write client certificate"
 
 
-def _handshake(raw: socket.socket, host: str, port: int, ca: x509.Certificate, bundle: Bundle | None,
+def _handshake(raw: socket.socket, host: str, port: int, ca: list[x509.Certificate], bundle: Bundle | None,
                params: ConnectionTestInput) -> Step:
     """Handshake with pyOpenSSL, which shows what the stdlib hides: the server's whole chain,
     whether it asked for a client certificate and which CA names it accepts."""
@@ -422,7 +436,8 @@ def _handshake(raw: socket.socket, host: str, port: int, ca: x509.Certificate, b
         ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
     store = ctx.get_cert_store()
     assert store is not None
-    store.add_cert(crypto.X509.from_cryptography(ca))
+    for anchor in ca:
+        store.add_cert(crypto.X509.from_cryptography(anchor))
     seen: dict[int, x509.Certificate] = {}
     errors: dict[int, int] = {}
     name_problem: list[str] = []
@@ -441,9 +456,8 @@ def _handshake(raw: socket.socket, host: str, port: int, ca: x509.Certificate, b
     if bundle is not None:
         ctx.use_certificate(bundle.certificate)
         ctx.use_privatekey(bundle.key)
-        for extra in bundle.ca_certificates:
-            if extra.subject != extra.issuer:
-                ctx.add_extra_chain_cert(extra)
+        for extra in _chain_to_send(bundle):
+            ctx.add_extra_chain_cert(extra)
     states: list[str] = []
     ctx.set_info_callback(lambda conn, _where, _ret: states.append(conn.get_state_string().decode()))
     conn = SSL.Connection(ctx, raw)
@@ -520,7 +534,7 @@ def _handshake(raw: socket.socket, host: str, port: int, ca: x509.Certificate, b
                 facts["plain http answer"] = answer
                 cause, fix = _PLAIN_HTTP
         return Step("handshake", Status.FAILED, facts, cause=cause, fix=fix)
-    facts["verified against"] = f"the chosen CA ({ca.subject.rfc4514_string()})"
+    facts["verified against"] = f"the chosen CA ({_names(ca)})"
     return Step("handshake", Status.OK, facts)
 
 
@@ -582,7 +596,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _refusal_cause(exc: BaseException, bundle: Bundle | None, ca: x509.Certificate | None) -> tuple[str, str]:
+def _refusal_cause(exc: BaseException, bundle: Bundle | None, ca: list[x509.Certificate] | None) -> tuple[str, str]:
     """Name why the server refused, from its alert, refined by what we know of our own certificate."""
     text = re.sub(r"[\s_]+", "_", str(exc).upper())
     if isinstance(exc, TimeoutError) or "TIMED_OUT" in text:
@@ -624,7 +638,7 @@ _NOT_CLIENT = ("The server refused your certificate: it is not a client certific
                "Use the client bundle (.p12) your instructor issued for you, not the server's certificate.")
 
 
-def _refine_refusal(bundle: Bundle | None, ca: x509.Certificate | None, what: str) -> tuple[str, str]:
+def _refine_refusal(bundle: Bundle | None, ca: list[x509.Certificate] | None, what: str) -> tuple[str, str]:
     """A refusal that does not say why (nginx's 400 page, a bare reset): name the cause our own checks find."""
     if bundle is None:
         return _NO_CERT
@@ -634,11 +648,13 @@ def _refine_refusal(bundle: Bundle | None, ca: x509.Certificate | None, what: st
     if client_auth_problem(cert):
         return (f"{what}; your certificate is not a client certificate (no clientAuth), which is the reason.",
                 _NOT_CLIENT[1])
-    if ca is not None and not chains_to(cert, ca):
+    if ca is not None and not _signed_by_any(cert, ca):
         return (f"{what}; your certificate is from another CA than the site's, which is the reason.", _OTHER_CA[1])
     return (f"{what}; your certificate is valid, a client certificate and from the site's CA, so it was most "
-            "likely revoked (or the server trusts another CA for clients).",
-            "Ask your instructor whether your certificate was revoked, and for a new bundle.")
+            "likely revoked — or the server cannot check revocation (a missing or expired CRL, e.g. for a root "
+            "above an intermediate CA) or trusts another CA for clients.",
+            "Ask your instructor whether your certificate was revoked; if not, the server's CRL or client CA "
+            "setting needs fixing (its error log names the reason).")
 
 
 # -- steps 3-5: HTTP with requests ------------------------------------------------------
@@ -661,7 +677,7 @@ def _session(ctx: ssl.SSLContext, ca_cert: Path) -> requests.Session:
 
 
 def _client_certificate(session: requests.Session, url: str, timeout: float, bundle: Bundle | None,
-                        ca: x509.Certificate) -> tuple[Step, str | None]:
+                        ca: list[x509.Certificate]) -> tuple[Step, str | None]:
     """The site root. Under TLS 1.3 a refusal arrives here, on the first read, not in the handshake."""
     try:
         resp = session.get(url, timeout=timeout)

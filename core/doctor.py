@@ -493,17 +493,20 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
         report.checks.append(Check("client authentication", Verdict.OK,
                                    f"extended key usage: {eku_text(cert)}"))
 
-    ca: x509.Certificate | None = None
+    anchors: list[x509.Certificate] = []
     if ca_cert is not None:
         try:
             raw = Path(ca_cert).read_bytes()
-            ca = (x509.load_pem_x509_certificate(raw) if b"-----BEGIN" in raw
-                  else x509.load_der_x509_certificate(raw))
+            # ca.crt may hold an intermediate and its root: the bundle is checked against each.
+            anchors = (x509.load_pem_x509_certificates(raw) if b"-----BEGIN" in raw
+                       else [x509.load_der_x509_certificate(raw)])
         except (OSError, ValueError):
             report.checks.append(Check("chain", Verdict.PROBLEM, f"the CA file {ca_cert} is not a readable "
                                        "certificate", "Choose the ca.crt your instructor gave you."))
+    signer = next((a for a in anchors if chains_to(cert, a)), None)
+    ca = signer or (anchors[0] if anchors else None)
     if ca is not None:
-        if chains_to(cert, ca):
+        if signer is not None:
             report.checks.append(Check("chain", Verdict.OK, f"signed by the chosen CA {ca.subject.rfc4514_string()}"))
             if validity_problem(ca, when):
                 report.checks.append(Check("CA validity", Verdict.PROBLEM, "the CA " + str(validity_problem(ca, when)),
