@@ -22,6 +22,7 @@ import fcntl
 import os
 import re
 import secrets
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,10 @@ class Workspace:
         self._registry: Registry | None = None
         self._users: UserStore | None = None
         if self.registry_path.is_file():
-            self.registry  # noqa: B018 (opening reconciles an interrupted write)
+            # Opening reconciles an interrupted write; a registry that cannot be opened
+            # raises again, with its reason, at the first real use.
+            with contextlib.suppress(ValueError, sqlite3.Error, OSError):
+                self.registry  # noqa: B018
 
     # -- state -------------------------------------------------------------
     def has_ca(self) -> bool:
