@@ -11,8 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from gui.settings import LAST_KEY, app_settings
+
 DEFAULT_WORKSPACE = Path("~/mTLS-Lab")
-_SETTINGS_KEY = "workspace/last"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def choose_workspace(explicit: Path | None, settings: QSettings) -> Path:
         return explicit.expanduser().resolve()
     if os.environ.get("MTLSLAB_WORKSPACE"):  # the same default as the command line
         return Path(os.environ["MTLSLAB_WORKSPACE"]).expanduser().resolve()
-    remembered = settings.value(_SETTINGS_KEY)
+    remembered = settings.value(LAST_KEY)
     if isinstance(remembered, str) and remembered:
         return Path(remembered)
     return DEFAULT_WORKSPACE.expanduser().resolve()
@@ -57,9 +58,7 @@ def run_gui(argv: list[str]) -> int:
     app.setApplicationName("mTLS Lab")
     app.setOrganizationName("mTLS Lab")
     args = parse_args(app.arguments()[1:])
-    settings = QSettings()
-    workspace = choose_workspace(args.workspace, settings)
-    settings.setValue(_SETTINGS_KEY, str(workspace))
+    workspace = choose_workspace(args.workspace, app_settings())
 
     from gui.main_window import MainWindow
 

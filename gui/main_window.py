@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -28,20 +28,29 @@ from gui.pages.demo_site import DemoSitePage
 from gui.pages.doctor import DoctorPage
 from gui.pages.student_help import StudentHelpPage
 from gui.pages.test_connection import TestConnectionPage
+from gui.pages.welcome import WelcomePage
 from gui.session import Credentials, Session
+from gui.settings import GEOMETRY_KEY, app_settings, remember_workspace
 from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, IssueServerWizard
+
+# Windows opened by "Open another workspace" (kept referenced until they close).
+_OPEN_WINDOWS: list[MainWindow] = []
 
 
 class Area(enum.IntEnum):
-    AUTHORITY = 0
-    CERTIFICATES = 1
-    DEMO_SITE = 2
-    TEST_CONNECTION = 3
-    STUDENT_HELP = 4
-    BUNDLE_DOCTOR = 5
+    """The areas, in the order of the navigation list (the value is the row)."""
+
+    WELCOME = 0
+    AUTHORITY = 1
+    CERTIFICATES = 2
+    DEMO_SITE = 3
+    TEST_CONNECTION = 4
+    STUDENT_HELP = 5
+    BUNDLE_DOCTOR = 6
 
 
 AREA_LABELS = {
+    Area.WELCOME: ("Welcome", QStyle.StandardPixmap.SP_DirHomeIcon),
     Area.AUTHORITY: ("Authority", QStyle.StandardPixmap.SP_DriveHDIcon),
     Area.CERTIFICATES: ("Certificates", QStyle.StandardPixmap.SP_FileDialogDetailedView),
     Area.DEMO_SITE: ("Demo Site", QStyle.StandardPixmap.SP_ComputerIcon),
@@ -61,6 +70,9 @@ class MainWindow(QMainWindow):
         self.wizard: QWizard | None = None
         self.setWindowTitle(f"mTLS Lab — {ws.root}")
 
+        self.welcome_page = WelcomePage(self.session)
+        self.welcome_page.create_ca_requested.connect(self.open_create_ca)
+        self.welcome_page.open_workspace_requested.connect(self.switch_workspace)
         self.authority_page = AuthorityPage(self.session)
         self.certificates_page = CertificatesPage(self.session)
         self.demo_site_page = DemoSitePage(self.session)
@@ -76,6 +88,7 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(190)
         self.stack = QStackedWidget()
         for area, page in (
+            (Area.WELCOME, self.welcome_page),
             (Area.AUTHORITY, self.authority_page),
             (Area.CERTIFICATES, self.certificates_page),
             (Area.DEMO_SITE, self.demo_site_page),
@@ -89,7 +102,8 @@ class MainWindow(QMainWindow):
             self.nav.addItem(item)
             self.stack.addWidget(page)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
-        self.nav.setCurrentRow(Area.AUTHORITY)
+        # First run (no CA yet) starts on the welcome page; afterwards on the Authority.
+        self.nav.setCurrentRow(Area.AUTHORITY if ws.has_ca() else Area.WELCOME)
 
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -99,6 +113,10 @@ class MainWindow(QMainWindow):
         self.tasks.started.connect(lambda label: self.statusBar().showMessage(f"Working: {label}…"))
         self.tasks.idle.connect(self.statusBar().clearMessage)
         self.resize(1100, 720)
+        geometry = app_settings().value(GEOMETRY_KEY)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        remember_workspace(ws.root)
 
     @property
     def workspace(self) -> Workspace:
@@ -106,6 +124,16 @@ class MainWindow(QMainWindow):
 
     def show_area(self, area: Area) -> None:
         self.nav.setCurrentRow(area)
+
+    def switch_workspace(self, path: Path) -> MainWindow:
+        """Open ``path`` in a new window and close this one (its site stops)."""
+        window = MainWindow(path)
+        _OPEN_WINDOWS.append(window)
+        window.destroyed.connect(lambda *_: _OPEN_WINDOWS.remove(window) if window in _OPEN_WINDOWS else None)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        self.close()
+        return window
 
     # -- wizards ----------------------------------------------------------------------
     def open_create_ca(self) -> CreateCaWizard:
@@ -154,6 +182,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        app_settings().setValue(GEOMETRY_KEY, self.saveGeometry())
         self.tasks.wait_for_workers()
         self.demo_site_page.shutdown()
         super().closeEvent(event)

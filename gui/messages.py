@@ -53,6 +53,11 @@ class Messages(QObject):
         path, _ = QFileDialog.getOpenFileName(parent or self._parent_widget, title, start, file_filter)
         return path or None
 
+    def ask_directory(self, title: str, start: str, *, parent: QWidget | None = None) -> str | None:
+        """Ask for a folder; ``None`` when the user cancels."""
+        path = QFileDialog.getExistingDirectory(parent or self._parent_widget, title, start)
+        return path or None
+
     def ask_save_file(self, title: str, start: str, file_filter: str, *, parent: QWidget | None = None) -> str | None:
         """Ask where to save a file; ``None`` when the user cancels."""
         path, _ = QFileDialog.getSaveFileName(parent or self._parent_widget, title, start, file_filter)

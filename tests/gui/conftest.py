@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QSettings, QThreadPool
 
 from core.workspace import Workspace
 from gui.main_window import MainWindow
@@ -22,6 +22,7 @@ class Answers:
         self.passphrase: str | None = CA_PASSPHRASE
         self.save_to: str | None = None
         self.choice: str | None = None
+        self.directory: str | None = None
         self.asked: list[str] = []
 
     def ask(self, title: str, label: str, *, secret: bool = False, parent: object = None) -> str | None:
@@ -32,6 +33,10 @@ class Answers:
         self.asked.append(title)
         return None
 
+    def ask_directory(self, title: str, start: str, *, parent: object = None) -> str | None:
+        self.asked.append(title)
+        return self.directory
+
     def ask_save_file(self, title: str, start: str, file_filter: str, *, parent: object = None) -> str | None:
         self.asked.append(title)
         return self.save_to
@@ -40,6 +45,13 @@ class Answers:
         self.asked.append(title)
         assert self.choice is None or self.choice in choices
         return self.choice
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Window state and recent workspaces go to a temporary folder, not the tester's own settings."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path_factory.mktemp("qsettings")))
 
 
 @pytest.fixture
@@ -56,6 +68,7 @@ def make_window(qtbot, answers: Answers) -> Iterator[Callable[[Path], MainWindow
         window.messages.ask = answers.ask  # type: ignore[method-assign]
         window.messages.ask_file = answers.ask_file  # type: ignore[method-assign]
         window.messages.ask_save_file = answers.ask_save_file  # type: ignore[method-assign]
+        window.messages.ask_directory = answers.ask_directory  # type: ignore[method-assign]
         window.messages.ask_choice = answers.ask_choice  # type: ignore[method-assign]
         qtbot.addWidget(window)
         window.show()
