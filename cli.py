@@ -375,7 +375,7 @@ def cmd_roster(args: argparse.Namespace) -> int:
 def cmd_renew(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
-    record = ws._find(args.certificate)
+    record = ws.find(args.certificate)
     password, shown = (None, False)
     if record.kind == "client":
         password, shown = given_or_generated(args.password_file, ENV_BUNDLE)
