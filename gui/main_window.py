@@ -31,7 +31,7 @@ from gui.pages.test_connection import TestConnectionPage
 from gui.pages.welcome import WelcomePage
 from gui.session import Credentials, Session
 from gui.settings import GEOMETRY_KEY, app_settings, remember_workspace
-from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, IssueServerWizard
+from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, IssueServerWizard, RosterWizard
 
 # Windows opened by "Open another workspace" (kept referenced until they close).
 _OPEN_WINDOWS: list[MainWindow] = []
@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.authority_page.create_ca_requested.connect(self.open_create_ca)
         self.authority_page.issue_bundle_requested.connect(self.open_issue_bundle)
         self.authority_page.issue_server_wizard_requested.connect(self.open_issue_server)
+        self.authority_page.roster_requested.connect(self.open_roster)
 
         self.nav = QListWidget()
         self.nav.setIconSize(QSize(22, 22))
@@ -158,6 +159,14 @@ class MainWindow(QMainWindow):
         wizard = IssueBundleWizard(self.session, authority, self)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.issued.connect(self._bundle_issued)
+        self._open(wizard)
+
+    def open_roster(self) -> None:
+        self.session.with_authority(self._open_roster_with)
+
+    def _open_roster_with(self, authority: Authority) -> None:
+        wizard = RosterWizard(self.session, authority, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._open(wizard)
 
     def open_issue_server(self) -> None:

@@ -45,6 +45,7 @@ class AuthorityPage(QWidget):
     create_ca_requested = Signal()
     issue_bundle_requested = Signal()
     issue_server_wizard_requested = Signal()
+    roster_requested = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,12 +91,15 @@ class AuthorityPage(QWidget):
         )
         self.classroom_server_button.clicked.connect(self.issue_server_wizard_requested)
         self.issue_bundle_button = QPushButton("Issue client bundle…")
+        self.roster_button = QPushButton("Bundles for a class list…")
+        self.roster_button.setToolTip("One bundle per line of a CSV roster, plus a handout of file names and passwords")
+        self.roster_button.clicked.connect(self.roster_requested)
         self.create_ca_button.clicked.connect(self.create_ca_requested)
         self.issue_server_button.clicked.connect(self.issue_server)
         self.issue_bundle_button.clicked.connect(self.issue_bundle_requested)
         buttons = QHBoxLayout()
         for b in (self.create_ca_button, self.issue_server_button, self.classroom_server_button,
-                  self.issue_bundle_button):
+                  self.issue_bundle_button, self.roster_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
 
@@ -118,6 +122,7 @@ class AuthorityPage(QWidget):
         self.issue_server_button.setEnabled(has_ca)
         self.classroom_server_button.setEnabled(has_ca)
         self.issue_bundle_button.setEnabled(has_ca)
+        self.roster_button.setEnabled(has_ca)
         if not has_ca:
             self.intro.setText(
                 "A certificate authority (CA) signs the certificates your demo site and your students use. "

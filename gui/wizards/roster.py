@@ -1,0 +1,291 @@
+"""Issue a class's bundles from a roster CSV: file and preview, options, then a batch with progress and Cancel."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from html import escape
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from core.authority import Authority
+from core.bundles import BundleProfile
+from core.profiles import CLIENT_DEFAULT_DAYS
+from core.roster import RosterError, RosterResult, RosterRow, issue_roster, parse_roster, read_roster_file
+from core.workspace import WorkspaceError
+from gui.messages import sentence
+from gui.session import Session
+from gui.wizards.common import ErrorLabel
+
+
+class Page(enum.IntEnum):
+    FILE = 0
+    OPTIONS = 1
+    ISSUE = 2
+
+
+class _Progress(QObject):
+    """Carries progress from the worker thread to the GUI thread."""
+
+    step = Signal(int, int, str)
+
+
+class FilePage(QWizardPage):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.rows: list[RosterRow] = []
+        self.setTitle("Class list")
+        self.setSubTitle(
+            "A CSV file with one student per line: name, optional e-mail, optional password "
+            "(a header line like name,email,password is allowed). Every line is checked before anything is issued."
+        )
+        self.roster = QLineEdit()
+        self.roster.setPlaceholderText("path to roster.csv")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.browse)
+        self.out_dir = QLineEdit(str(session.workspace.clients_dir))
+        self.out_dir.setToolTip("The bundles and handout.csv (with every password) are written here, owner-only")
+        row = QHBoxLayout()
+        row.addWidget(self.roster, 1)
+        row.addWidget(browse)
+        check = QPushButton("Check")
+        check.clicked.connect(self.check)
+        self.preview = QTableWidget(0, 3)
+        self.preview.setHorizontalHeaderLabels(["Line", "Name", "File"])
+        self.preview.verticalHeader().hide()
+        self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.problems = QListWidget()
+        self.problems.setStyleSheet("color: #b00020;")
+        self.problems.hide()
+        self.error = ErrorLabel()
+        form = QFormLayout()
+        form.addRow("&Roster:", row)
+        form.addRow("&Output folder:", self.out_dir)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(check, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.problems, 1)
+        layout.addWidget(self.error)
+        self.roster.textChanged.connect(self._changed)
+        self.out_dir.textChanged.connect(self._changed)
+
+    def browse(self) -> None:
+        chosen = self.session.messages.ask_file(
+            "Choose the class list", str(Path.home()), "CSV files (*.csv);;All files (*)"
+        )
+        if chosen:
+            self.roster.setText(chosen)
+            self.check()
+
+    def _changed(self) -> None:
+        self.rows = []
+        self.error.clear_error()
+
+    def check(self) -> bool:
+        """Parse the roster; fill the preview or the per-line problems. True when it can be issued."""
+        self.rows = []
+        self.preview.setRowCount(0)
+        self.problems.clear()
+        self.problems.hide()
+        self.error.clear_error()
+        path = self.roster.text().strip()
+        if not path:
+            self.error.show_error("Choose the roster file.")
+            return False
+        try:
+            rows = parse_roster(read_roster_file(Path(path)), out_dir=Path(self.out_dir.text().strip() or "."))
+        except RosterError as exc:
+            self.problems.addItems([sentence(p) for p in exc.problems])
+            self.problems.show()
+            self.error.show_error(f"{len(exc.problems)} problem(s): fix the roster and press Check again.")
+            return False
+        except (WorkspaceError, OSError) as exc:
+            self.error.show_error(sentence(str(exc)))
+            return False
+        self.rows = rows
+        self.preview.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            for col, value in enumerate((str(r.line), r.name, f"{r.stem}.p12")):
+                self.preview.setItem(i, col, QTableWidgetItem(value))
+        return True
+
+    def validatePage(self) -> bool:
+        return bool(self.rows) or self.check()
+
+
+class OptionsPage(QWizardPage):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTitle("Bundles")
+        self.setSubTitle(
+            "Rows without a password get a generated one. Pick the compatible profile when students use "
+            "macOS Keychain/Safari, iOS, Android, old Windows or Java 8."
+        )
+        self.profile = QComboBox()
+        for p in BundleProfile:
+            self.profile.addItem(p.label, p)
+        self.days = QSpinBox()
+        self.days.setRange(1, 3650)
+        self.days.setValue(CLIENT_DEFAULT_DAYS)
+        self.days.setSuffix(" days")
+        form = QFormLayout(self)
+        form.addRow("&Profile:", self.profile)
+        form.addRow("&Valid for:", self.days)
+
+
+class IssuePage(QWizardPage):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTitle("Issue the bundles")
+        self.setSubTitle("Press Issue. Keys are made on every CPU core; Cancel keeps the bundles already finished.")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.bar = QProgressBar()
+        self.bar.setFormat("%v of %m")
+        self.status = QLabel()
+        self.cancel_button = QPushButton("Cancel the batch")
+        self.cancel_button.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addStretch(1)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignRight)
+
+    def initializePage(self) -> None:
+        wizard = self.wizard()
+        assert isinstance(wizard, RosterWizard)
+        self.bar.setRange(0, len(wizard.rows()))
+        self.bar.setValue(0)
+        self.summary.setText(
+            "<table cellspacing='6'>"
+            f"<tr><td>Students:</td><td><b>{len(wizard.rows())}</b></td></tr>"
+            f"<tr><td>Folder:</td><td>{escape(str(wizard.out_dir()))}</td></tr>"
+            f"<tr><td>Profile:</td><td>{escape(wizard.profile().label)}</td></tr>"
+            f"<tr><td>Valid for:</td><td>{wizard.valid_days()} days</td></tr>"
+            f"<tr><td>Signed by:</td><td>{escape(wizard.authority.name)}</td></tr>"
+            "</table>"
+        )
+
+
+class RosterWizard(QWizard):
+    """Runs :func:`core.roster.issue_roster` on a worker; ``finished_batch(RosterResult)`` fires at the end."""
+
+    finished_batch = Signal(object)
+
+    def __init__(self, session: Session, authority: Authority, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.authority = authority
+        self.setWindowTitle("Issue bundles for a class")
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.file_page = FilePage(session)
+        self.options_page = OptionsPage()
+        self.issue_page = IssuePage()
+        self.setPage(Page.FILE, self.file_page)
+        self.setPage(Page.OPTIONS, self.options_page)
+        self.setPage(Page.ISSUE, self.issue_page)
+        self.setButtonText(QWizard.WizardButton.FinishButton, "&Issue")
+        self.resize(720, 520)
+        self._cancel = threading.Event()
+        self._progress = _Progress(self)
+        self._progress.step.connect(self._on_step)
+        self.issue_page.cancel_button.clicked.connect(self.cancel_batch)
+        self.running = False
+        self.batch_result: RosterResult | None = None
+
+    def rows(self) -> list[RosterRow]:
+        return self.file_page.rows
+
+    def out_dir(self) -> Path:
+        return Path(self.file_page.out_dir.text().strip())
+
+    def profile(self) -> BundleProfile:
+        value = self.options_page.profile.currentData()
+        assert isinstance(value, BundleProfile)
+        return value
+
+    def valid_days(self) -> int:
+        return self.options_page.days.value()
+
+    def accept(self) -> None:
+        if self.running:
+            return
+        if self.batch_result is not None:  # the batch is done: Finish closes
+            super().accept()
+            return
+        self._set_running(True)
+        ws, authority, rows = self.session.workspace, self.authority, list(self.rows())
+        out_dir, profile, days = self.out_dir(), self.profile(), self.valid_days()
+        self._cancel.clear()
+        progress = self._progress
+
+        def batch() -> RosterResult:
+            return issue_roster(ws, authority, rows, out_dir=out_dir, profile=profile, valid_days=days,
+                                progress=lambda done, total, name: progress.step.emit(done, total, name),
+                                cancel=self._cancel)
+
+        self.session.tasks.run(batch, on_success=self._done, on_failure=self._failed, owner=self,
+                               label="issue class bundles")
+
+    def cancel_batch(self) -> None:
+        self._cancel.set()
+        self.issue_page.status.setText("Cancelling: finishing the bundles already in progress…")
+
+    def reject(self) -> None:
+        if self.running:
+            self.cancel_batch()
+            return
+        super().reject()
+
+    def _on_step(self, done: int, total: int, name: str) -> None:
+        self.issue_page.bar.setValue(done)
+        self.issue_page.status.setText(f"Issued {name}")
+
+    def _done(self, result: RosterResult) -> None:
+        self.batch_result = result
+        self._set_running(False)
+        issued = len(result.issued)
+        what = (f"Cancelled: {issued} of {result.total} bundles were issued" if result.cancelled
+                else f"All {issued} bundles were issued")
+        self.issue_page.status.setText(f"{what}. Passwords: {result.handout} (owner-only; hand them out, then "
+                                       "delete it).")
+        self.setButtonText(QWizard.WizardButton.FinishButton, "&Close")
+        self.button(QWizard.WizardButton.BackButton).setEnabled(False)
+        self.session.certificates_changed.emit()
+        self.finished_batch.emit(result)
+
+    def _failed(self, message: str) -> None:
+        self._set_running(False)
+        self.session.certificates_changed.emit()
+        self.session.messages.error("The batch stopped", sentence(message), parent=self)
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.issue_page.cancel_button.setEnabled(running)
+        for button in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton):
+            self.button(button).setEnabled(not running)
