@@ -53,8 +53,6 @@ http {{
         ssl_password_file {key_pass};
         ssl_client_certificate {ca};
         ssl_verify_client on;
-        ssl_session_cache off;
-        ssl_session_tickets off;
         location / {{ return 200 "ok\\n"; }}
     }}
 }}

@@ -43,6 +43,7 @@ class EventLog:
         self._listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._max_file_bytes = max_file_bytes
+        self._folder_made = False
         self.path = path
 
     @property
@@ -56,7 +57,9 @@ class EventLog:
             listeners = list(self._listeners)
             if self.path is not None:
                 try:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    if not self._folder_made:
+                        self.path.parent.mkdir(parents=True, exist_ok=True)
+                        self._folder_made = True
                     # Owner-only: the log names students and the usernames they typed.
                     fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                     with os.fdopen(fd, "a", encoding="utf-8") as fh:
@@ -67,7 +70,8 @@ class EventLog:
                         assert rotated is not None
                         os.replace(self.path, rotated)
                 except OSError:
-                    pass  # a full disk must not take the site down; the in-memory log still has it
+                    # A full disk must not take the site down; the in-memory log still has it.
+                    self._folder_made = False  # the folder may have been removed: make it again next time
         for listener in listeners:
             listener(event)
         return event
