@@ -173,3 +173,41 @@ def test_classroom_address_with_a_certificate_for_it(tmp_path: Path) -> None:
         assert "CN=Ada Lovelace" in out.stdout
     finally:
         site.stop()
+
+
+def test_a_crash_in_a_page_gives_a_500_with_the_same_headers(classroom: Classroom, tmp_path: Path) -> None:
+    """A route that raises: the 500 page follows the CSP, says nothing internal, and the event log has it."""
+    import io
+    import wsgiref.util
+
+    from core.site_users import UserStore
+    from embedded_server.app import create_app
+    from embedded_server.identity import ClientIdentity, IdentityTable
+
+    identities = IdentityTable()
+    der = ada_certificate(classroom).public_bytes(serialization.Encoding.DER)
+    identities.register(40000, ClientIdentity.from_der(der, protocol="TLSv1.3", cipher="X", client_address="127.0.0.1"))
+    events = EventLog()
+    app = create_app(identities=identities, users=UserStore(classroom.workspace.users_path), events=events)
+
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    app.route("/boom", "GET", boom)
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/boom", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000",
+               "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO()}
+    wsgiref.util.setup_testing_defaults(environ)
+    seen: dict[str, object] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+        seen["status"], seen["headers"] = status, {k.lower(): v for k, v in headers}
+
+    body = b"".join(app(environ, start_response)).decode()
+    headers = seen["headers"]
+    assert isinstance(headers, dict)
+    assert str(seen["status"]).startswith("500")
+    assert headers["content-security-policy"].startswith("default-src 'self'")
+    assert headers["x-frame-options"] == "DENY"
+    assert "secret internals" not in body and "<style" not in body
+    assert any(e.kind == "error" and "secret internals" in e.message for e in events.recent())
