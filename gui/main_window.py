@@ -32,6 +32,7 @@ from gui.pages.welcome import WelcomePage
 from gui.session import Credentials, Session
 from gui.settings import GEOMETRY_KEY, app_settings, remember_workspace
 from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, IssueServerWizard, RosterWizard
+from gui.wizards.import_ca import ImportCaWizard
 
 # Windows opened by "Open another workspace" (kept referenced until they close).
 _OPEN_WINDOWS: list[MainWindow] = []
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.welcome_page = WelcomePage(self.session)
         self.welcome_page.create_ca_requested.connect(self.open_create_ca)
         self.welcome_page.open_workspace_requested.connect(self.switch_workspace)
+        self.welcome_page.import_ca_requested.connect(self.open_import_ca)
         self.authority_page = AuthorityPage(self.session)
         self.certificates_page = CertificatesPage(self.session)
         self.demo_site_page = DemoSitePage(self.session)
@@ -143,6 +145,20 @@ class MainWindow(QMainWindow):
         wizard.created.connect(self._ca_created)
         self._open(wizard)
         return wizard
+
+    def open_import_ca(self) -> ImportCaWizard:
+        wizard = ImportCaWizard(self.session, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.imported.connect(self._ca_imported)
+        self._open(wizard)
+        return wizard
+
+    def _ca_imported(self, authority: Authority) -> None:
+        self.session.set_authority(authority)
+        self.session.certificates_changed.emit()
+        self.show_area(Area.AUTHORITY)
+        self.messages.info("CA imported", f"“{authority.name}” is now this workspace's CA. Next: issue the server "
+                           "certificate, then client bundles.")
 
     def _ca_created(self, authority: Authority) -> None:
         self.session.set_authority(authority)
