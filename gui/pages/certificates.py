@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.authority import Authority
+from core.passwords import generate_password
 from core.registry import Record
 from core.revocation import REASONS
 from core.storage import PUBLIC, atomic_write
@@ -28,6 +29,7 @@ from gui.certificate_details import CertificateDetailsDialog
 from gui.certificates_model import CertificateModel, Column, make_proxy
 from gui.messages import sentence
 from gui.session import Session
+from gui.wizards.issue_bundle import BundleReadyDialog
 
 
 class CertificatesPage(QWidget):
@@ -59,6 +61,9 @@ class CertificatesPage(QWidget):
         self.details_button.setToolTip("Every field and extension of the selected certificate")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the selected certificate as PEM (.crt/.pem) or DER (.cer/.der)")
+        self.renew_button = QPushButton("Renew…")
+        self.renew_button.setToolTip("New key and serial, same name; a client gets a new bundle (password shown once)")
+        self.renew_button.clicked.connect(self.renew_selected)
         self.revoke_button = QPushButton("Revoke…")
         self.revoke_button.setToolTip(
             "Revoke the selected certificate; a running site refuses it from the next connection"
@@ -71,6 +76,7 @@ class CertificatesPage(QWidget):
         actions = QHBoxLayout()
         actions.addWidget(self.details_button)
         actions.addWidget(self.export_button)
+        actions.addWidget(self.renew_button)
         actions.addWidget(self.revoke_button)
         actions.addStretch(1)
         actions.addWidget(self.summary)
@@ -117,16 +123,13 @@ class CertificatesPage(QWidget):
         self.details_button.setEnabled(record is not None)
         self.export_button.setEnabled(record is not None)
         self.revoke_button.setEnabled(record is not None and record.kind != "ca" and record.status == "valid")
+        self.renew_button.setEnabled(record is not None and record.kind in ("client", "server"))
 
     def _certificate(self, record: Record) -> x509.Certificate | None:
-        path = self.session.workspace.root / (record.cert_path or "")
         try:
-            pem = path.read_bytes()
-            # server.crt holds the chain; the first certificate is the leaf.
-            return x509.load_pem_x509_certificates(pem)[0]
-        except (OSError, ValueError, IndexError):
-            self.session.messages.error("Certificate file missing",
-                                        f"The file of {record.common_name} ({path}) cannot be read.")
+            return self.session.workspace.certificate_of(record)[0]
+        except (OSError, ValueError, IndexError) as exc:
+            self.session.messages.error("Certificate file missing", sentence(str(exc)))
             return None
 
     def show_details(self) -> CertificateDetailsDialog | None:
@@ -183,6 +186,40 @@ class CertificatesPage(QWidget):
             )
 
         self.session.with_authority(revoke)
+
+    def renew_selected(self) -> None:
+        record = self.selected()
+        if record is None or record.kind not in ("client", "server"):
+            return
+        keep, revoke = "Renew; the old certificate stays valid until it expires", "Renew and revoke the old one"
+        choice = self.session.messages.ask_choice(
+            "Renew certificate", f"Renew {record.common_name}: a new key and serial with the same name.", [revoke, keep]
+        )
+        if choice is None:
+            return
+        serial, revoke_old = record.serial, choice == revoke
+        password = generate_password() if record.kind == "client" else None
+
+        def renew(authority: Authority) -> None:
+            self.session.tasks.run(
+                lambda: self.session.workspace.renew(authority, serial, password=password, revoke_old=revoke_old),
+                on_success=lambda rec: self._renewed(rec, password),
+                on_failure=lambda msg: self.session.messages.error("Renewal failed", sentence(msg)),
+                owner=self,
+                label="renew",
+            )
+
+        self.session.with_authority(renew)
+
+    def _renewed(self, record: Record, password: str | None) -> None:
+        self.session.certificates_changed.emit()
+        self.select_serial(record.serial)
+        if record.kind == "client" and password is not None and record.bundle_path:
+            self.bundle_dialog = BundleReadyDialog(self.session.workspace.path_of(record.bundle_path), password, self)
+            self.bundle_dialog.show()
+        else:
+            self.session.messages.info("Certificate renewed", f"{record.common_name} has a new certificate "
+                                       f"({record.serial}); a running site uses it from its next connection.")
 
     def _revoked(self, record: Record) -> None:
         self.session.certificates_changed.emit()

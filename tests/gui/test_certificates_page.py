@@ -72,3 +72,22 @@ def test_cancelled_revoke_changes_nothing(qtbot, make_window, answers, workspace
     page.revoke_button.click()
     wait_idle(qtbot, window)
     assert workspace_with_server.registry.get(serial).status == "valid"
+
+
+def test_renew_client_revoking_the_old_one(qtbot, make_window, answers, workspace_with_server: Workspace) -> None:
+    from core.bundles import read_p12
+
+    old = issue(workspace_with_server, "Barbara Liskov")
+    window = make_window(workspace_with_server.root)
+    page = window.certificates_page
+    page.select_serial(old)
+    answers.choice = "Renew and revoke the old one"
+    page.renew_button.click()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: hasattr(page, "bundle_dialog"), timeout=SLOW)
+    password = page.bundle_dialog.password_field.text()
+    bundle = read_p12(Path(page.bundle_dialog.path_field.text()), password)
+    assert bundle.certificate.subject.rfc4514_string() == "CN=Barbara Liskov"
+    assert format(bundle.certificate.serial_number, "X") != old
+    assert workspace_with_server.registry.get(old).status == "revoked"
+    page.bundle_dialog.close()
