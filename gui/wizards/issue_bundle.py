@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.authority import Authority
-from core.bundles import check_bundle_password
+from core.bundles import BundleProfile, check_bundle_password
 from core.passwords import generate_password
 from core.profiles import CLIENT_DEFAULT_DAYS, SERVER_APPLE_LIMIT_DAYS
 from core.workspace import IssuedBundle
@@ -53,11 +54,19 @@ class StudentPage(QWizardPage):
         self.valid_days.setRange(1, SERVER_APPLE_LIMIT_DAYS)
         self.valid_days.setSuffix(" days")
         self.valid_days.setValue(CLIENT_DEFAULT_DAYS)
+        self.profile = QComboBox()
+        for p in BundleProfile:
+            self.profile.addItem(p.label, p)
+        self.profile.setToolTip(
+            "Modern encryption imports in current browsers and Windows 10+.\n"
+            "Pick Compatible when the student uses macOS Keychain/Safari, iOS, Android, old Windows or Java 8."
+        )
         self.error = ErrorLabel()
         form = QFormLayout(self)
         form.addRow("Student &name:", self.name)
         form.addRow("&E-mail:", self.email)
         form.addRow("&Valid for:", self.valid_days)
+        form.addRow("Bundle &profile:", self.profile)
         form.addRow(self.error)
         self.registerField("name*", self.name)
         self.registerField("email", self.email)
@@ -72,8 +81,15 @@ class StudentPage(QWizardPage):
             self.error.show_error(sentence(str(exc)))
             return False
         if path.exists():
-            self.error.show_error(f"There is already a bundle {path.name}. Use another name (add a number).")
-            return False
+            ws = self.session.workspace
+            record = ws.registry.by_bundle_path(str(path.relative_to(ws.root)))
+            # A revoked or expired student's old files are archived and replaced; a valid one is kept.
+            if record is None or (record.status == "valid" and not record.is_expired()):
+                self.error.show_error(
+                    f"{name} already has a valid bundle ({path.name}). Renew it in Certificates, revoke it first, "
+                    "or use another name."
+                )
+                return False
         return True
 
 
@@ -140,6 +156,7 @@ class SummaryPage(QWizardPage):
             f"<tr><td>Student:</td><td><b>{escape(wizard.student_name())}</b></td></tr>"
             f"<tr><td>E-mail:</td><td>{escape(wizard.email() or '—')}</td></tr>"
             f"<tr><td>Valid for:</td><td>{wizard.valid_days()} days</td></tr>"
+            f"<tr><td>Profile:</td><td>{escape(wizard.profile().label)}</td></tr>"
             f"<tr><td>Signed by:</td><td>{escape(wizard.authority.name)}</td></tr>"
             f"<tr><td>File:</td><td>{escape(str(path))}</td></tr>"
             "</table>"
@@ -179,14 +196,21 @@ class IssueBundleWizard(QWizard):
     def password(self) -> str:
         return str(self.field("password"))
 
+    def profile(self) -> BundleProfile:
+        value = self.student_page.profile.currentData()
+        assert isinstance(value, BundleProfile)
+        return value
+
     def accept(self) -> None:
         if self._busy:
             return
         self._set_busy(True)
         ws, authority = self.session.workspace, self.authority
         name, email, days, password = self.student_name(), self.email(), self.valid_days(), self.password()
+        profile = self.profile()
         self.session.tasks.run(
-            lambda: ws.issue_client_bundle(authority, name=name, password=password, email=email, valid_days=days),
+            lambda: ws.issue_client_bundle(authority, name=name, password=password, email=email, valid_days=days,
+                                           profile=profile),
             on_success=lambda bundle: self._issued(bundle, password),
             on_failure=self._failed,
             owner=self,

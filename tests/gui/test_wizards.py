@@ -113,3 +113,25 @@ def test_bundle_wizard_refuses_short_password_and_existing_name(
     assert wizard.currentId() == BundlePage.SUMMARY
     assert "grace-hopper.p12" in wizard.summary_page.summary.text()
     wizard.reject()
+
+
+def test_compatible_profile_bundle_for_macos(qtbot, make_window, workspace_with_ca: Workspace) -> None:
+    from core.bundles import BundleProfile
+    from core.doctor import read_p12_encryption
+
+    window = make_window(workspace_with_ca.root)
+    window.open_issue_bundle()
+    wait_idle(qtbot, window)
+    wizard = window.wizard
+    assert isinstance(wizard, IssueBundleWizard)
+    wizard.student_page.name.setText("Mac User")
+    page = wizard.student_page
+    page.profile.setCurrentIndex(page.profile.findData(BundleProfile.COMPATIBLE))
+    wizard.button(NEXT).click()
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == BundlePage.SUMMARY
+    assert "Compatible" in wizard.summary_page.summary.text()
+    with qtbot.waitSignal(wizard.issued, timeout=SLOW):
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+    encryption = read_p12_encryption((workspace_with_ca.clients_dir / "mac-user.p12").read_bytes())
+    assert encryption.profile == "compatible"
