@@ -33,6 +33,7 @@ from gui.session import Credentials, Session
 from gui.settings import GEOMETRY_KEY, app_settings, remember_workspace
 from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, IssueServerWizard, RosterWizard
 from gui.wizards.import_ca import ImportCaWizard
+from gui.wizards.quick_classroom import Classroom, QuickClassroomWizard
 
 # Windows opened by "Open another workspace" (kept referenced until they close).
 _OPEN_WINDOWS: list[MainWindow] = []
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.welcome_page.create_ca_requested.connect(self.open_create_ca)
         self.welcome_page.open_workspace_requested.connect(self.switch_workspace)
         self.welcome_page.import_ca_requested.connect(self.open_import_ca)
+        self.welcome_page.quick_classroom_requested.connect(self.open_quick_classroom)
         self.authority_page = AuthorityPage(self.session)
         self.certificates_page = CertificatesPage(self.session)
         self.demo_site_page = DemoSitePage(self.session)
@@ -145,6 +147,31 @@ class MainWindow(QMainWindow):
         wizard.created.connect(self._ca_created)
         self._open(wizard)
         return wizard
+
+    def open_quick_classroom(self) -> QuickClassroomWizard:
+        wizard = QuickClassroomWizard(self.session, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.ready.connect(self._classroom_ready)
+        self._open(wizard)
+        return wizard
+
+    def _classroom_ready(self, classroom: Classroom) -> None:
+        self.session.set_authority(classroom.authority)
+        self.session.demo_user = Credentials(classroom.username, classroom.password)
+        self.session.certificates_changed.emit()
+        self.session.demo_user_changed.emit()
+        self.session.bundle_issued.emit()
+        page = self.demo_site_page
+        page.port.setValue(classroom.port)
+        self.show_area(Area.DEMO_SITE)
+        page.start_site()
+        self.messages.info(
+            "Classroom ready",
+            f"{len(classroom.roster.issued)} bundles are in {classroom.roster.out_dir}; their passwords are in "
+            f"{classroom.roster.handout} (owner-only: print it, then delete it).\n\n"
+            f"Site login: {classroom.username} / {classroom.password} (shown only now).\n"
+            "Give each student ca/ca.crt, their .p12 and its password; the site is starting.",
+        )
 
     def open_import_ca(self) -> ImportCaWizard:
         wizard = ImportCaWizard(self.session, self)
