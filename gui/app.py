@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from gui.settings import LAST_KEY, app_settings
@@ -56,6 +57,7 @@ def run_gui(argv: list[str]) -> int:
         # Qt takes its own options (-platform, -style ...) out of the list first.
         app = QApplication([sys.argv[0] if sys.argv else "mtls-lab", *argv])
     app.setApplicationName("mTLS Lab")
+    app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icons" / "app.svg")))
     app.setOrganizationName("mTLS Lab")
     args = parse_args(app.arguments()[1:])
     workspace = choose_workspace(args.workspace, app_settings())

@@ -6,14 +6,13 @@ import enum
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
-    QStyle,
     QWidget,
     QWizard,
 )
@@ -35,6 +34,16 @@ from gui.wizards import BundleReadyDialog, CreateCaWizard, IssueBundleWizard, Is
 from gui.wizards.import_ca import ImportCaWizard
 from gui.wizards.quick_classroom import Classroom, QuickClassroomWizard
 
+AREA_TIPS = {
+    "WELCOME": "First steps, and workspaces used recently",
+    "AUTHORITY": "The CA, the site's certificate, and issuing bundles",
+    "CERTIFICATES": "Every certificate issued: details, export, renew, revoke",
+    "DEMO_SITE": "Start the mutual-TLS site students log in to, and watch its events",
+    "TEST_CONNECTION": "Check a bundle against a site, step by step, with the cause of any failure",
+    "STUDENT_HELP": "How students trust the CA and import their bundle",
+    "BUNDLE_DOCTOR": "What is inside a .p12 and what to fix, offline",
+}
+
 # Windows opened by "Open another workspace" (kept referenced until they close).
 _OPEN_WINDOWS: list[MainWindow] = []
 
@@ -51,14 +60,17 @@ class Area(enum.IntEnum):
     BUNDLE_DOCTOR = 6
 
 
+ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
+
+# SVG icons from resources/icons, so they stay sharp at any device pixel ratio.
 AREA_LABELS = {
-    Area.WELCOME: ("Welcome", QStyle.StandardPixmap.SP_DirHomeIcon),
-    Area.AUTHORITY: ("Authority", QStyle.StandardPixmap.SP_DriveHDIcon),
-    Area.CERTIFICATES: ("Certificates", QStyle.StandardPixmap.SP_FileDialogDetailedView),
-    Area.DEMO_SITE: ("Demo Site", QStyle.StandardPixmap.SP_ComputerIcon),
-    Area.TEST_CONNECTION: ("Test Connection", QStyle.StandardPixmap.SP_MediaPlay),
-    Area.STUDENT_HELP: ("Student Help", QStyle.StandardPixmap.SP_DialogHelpButton),
-    Area.BUNDLE_DOCTOR: ("Bundle Doctor", QStyle.StandardPixmap.SP_FileDialogInfoView),
+    Area.WELCOME: ("Welcome", "welcome.svg"),
+    Area.AUTHORITY: ("Authority", "authority.svg"),
+    Area.CERTIFICATES: ("Certificates", "certificates.svg"),
+    Area.DEMO_SITE: ("Demo Site", "site.svg"),
+    Area.TEST_CONNECTION: ("Test Connection", "test.svg"),
+    Area.STUDENT_HELP: ("Student Help", "help.svg"),
+    Area.BUNDLE_DOCTOR: ("Bundle Doctor", "doctor.svg"),
 }
 
 
@@ -71,6 +83,7 @@ class MainWindow(QMainWindow):
         self.session = Session(ws, self.messages, self.tasks)
         self.wizard: QWizard | None = None
         self.setWindowTitle(f"mTLS Lab — {ws.root}")
+        self.setWindowIcon(QIcon(str(ICONS / "app.svg")))
 
         self.welcome_page = WelcomePage(self.session)
         self.welcome_page.create_ca_requested.connect(self.open_create_ca)
@@ -91,6 +104,10 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setIconSize(QSize(22, 22))
         self.nav.setFixedWidth(190)
+        # A light tint of the highlight keeps the blue icons visible on the selected row, in light and dark palettes.
+        self.nav.setStyleSheet(
+            "QListWidget::item:selected { background: rgba(47, 129, 247, 0.20); color: palette(text); }"
+        )
         self.stack = QStackedWidget()
         for area, page in (
             (Area.WELCOME, self.welcome_page),
@@ -102,7 +119,8 @@ class MainWindow(QMainWindow):
             (Area.BUNDLE_DOCTOR, self.doctor_page),
         ):
             label, icon = AREA_LABELS[area]
-            item = QListWidgetItem(self.style().standardIcon(icon), label)
+            item = QListWidgetItem(QIcon(str(ICONS / icon)), label)
+            item.setToolTip(AREA_TIPS[area.name])
             item.setSizeHint(QSize(0, 40))
             self.nav.addItem(item)
             self.stack.addWidget(page)

@@ -19,7 +19,8 @@ def app_settings() -> QSettings:
 def recent_workspaces() -> list[Path]:
     value = app_settings().value(RECENT_KEY, [])
     items: list[object] = [value] if isinstance(value, str) else list(value) if isinstance(value, list) else []
-    return [Path(str(p)) for p in items if str(p)]
+    # Folders deleted since (or on an unplugged drive) are not offered.
+    return [Path(str(p)) for p in items if str(p) and Path(str(p)).is_dir()]
 
 
 def remember_workspace(path: Path) -> None:
