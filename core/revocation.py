@@ -14,6 +14,10 @@ from core.registry import Registry
 # A CRL is re-signed whenever the CA is unlocked and at every revocation; a month
 # of validity means a site left running through a holiday keeps accepting students.
 CRL_VALIDITY = dt.timedelta(days=30)
+# The root above an intermediate signs a CRL too (verifiers such as nginx check every
+# CA on the path). Its key may be offline, so that CRL lives a year; re-signed when the
+# root key is in the workspace and the CA is unlocked.
+ROOT_CRL_VALIDITY = dt.timedelta(days=365)
 # Re-sign when less than this is left.
 CRL_REFRESH_WHEN_LEFT = dt.timedelta(days=15)
 
@@ -37,9 +41,19 @@ def parse_reason(text: str) -> x509.ReasonFlags:
 
 
 def build_crl(
-    authority: Authority, registry: Registry, *, now: dt.datetime | None = None
+    authority: Authority,
+    registry: Registry,
+    *,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = CRL_VALIDITY,
+    include_revoked: bool = True,
 ) -> x509.CertificateRevocationList:
-    """Sign a CRL listing every revoked certificate, with a new CRL number."""
+    """Sign a CRL with a new CRL number.
+
+    Args:
+        include_revoked: list every revoked certificate of the registry (the issuing CA's
+            CRL); False for a root above an intermediate, which has revoked nothing.
+    """
     now = now or dt.datetime.now(dt.UTC)
     try:
         ski = authority.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -50,11 +64,11 @@ def build_crl(
         x509.CertificateRevocationListBuilder()
         .issuer_name(authority.certificate.subject)
         .last_update(now - dt.timedelta(minutes=5))
-        .next_update(now + CRL_VALIDITY)
+        .next_update(now + validity)
         .add_extension(x509.CRLNumber(registry.next_crl_number()), critical=False)
         .add_extension(aki, critical=False)
     )
-    for serial, when, reason in registry.revoked():
+    for serial, when, reason in registry.revoked() if include_revoked else []:
         entry = x509.RevokedCertificateBuilder().serial_number(int(serial, 16)).revocation_date(when)
         flag = REASONS.get(reason, x509.ReasonFlags.unspecified)
         if flag is not x509.ReasonFlags.unspecified:  # RFC 5280 5.3.1: omit rather than say unspecified

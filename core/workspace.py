@@ -37,7 +37,7 @@ from core.bundles import BundleProfile, check_bundle_password, encode_p12
 from core.keys import KeyType, PrivateKey, key_type_of
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
 from core.registry import Record, Registry
-from core.revocation import build_crl, crl_is_fresh, crl_pem_der, parse_reason
+from core.revocation import ROOT_CRL_VALIDITY, build_crl, crl_is_fresh, crl_pem_der, parse_reason
 from core.site_users import UserStore
 from core.storage import PRIVATE, PUBLIC, atomic_write, make_private_dir
 
@@ -92,6 +92,7 @@ class Workspace:
         self.ca_chain_path = self.root / "ca" / "chain.crt"  # CAs above an intermediate, nearest first
         self.root_cert_path = self.root / "ca" / "root.crt"  # only with an intermediate
         self.root_key_path = self.root / "ca" / "root.key"  # move it offline once the intermediate exists
+        self.root_crl_path = self.root / "ca" / "root-crl.pem"  # the root's CRL, only with an intermediate
         self.crl_pem_path = self.root / "ca" / "crl.pem"
         self.crl_der_path = self.root / "ca" / "crl.der"
         self.server_cert_path = self.root / "server" / "server.crt"
@@ -241,7 +242,7 @@ class Workspace:
         written = [self.ca_key_path, self.ca_cert_path, self.crl_pem_path, self.crl_der_path]
         try:
             if intermediate:
-                written += [self.root_key_path, self.root_cert_path, self.ca_chain_path]
+                written += [self.root_key_path, self.root_cert_path, self.ca_chain_path, self.root_crl_path]
                 atomic_write(self.root_key_path, _encrypted_key(root.key, passphrase), mode=PRIVATE)
                 atomic_write(self.root_cert_path, _pem(root.certificate), mode=PUBLIC)
                 atomic_write(self.ca_chain_path, _pem(root.certificate), mode=PUBLIC)
@@ -251,6 +252,8 @@ class Workspace:
             if intermediate:
                 self.registry.add(root.certificate, kind="ca", cert_path=self._rel(self.root_cert_path))
             self.registry.add(authority.certificate, kind="ca", cert_path=self._rel(self.ca_cert_path))
+            if intermediate:
+                self._publish_root_crl(root)
             self.publish_crl(authority)
         except BaseException:
             for p in written:
@@ -321,18 +324,33 @@ class Workspace:
         if self.ca_chain_path.is_file():
             chain = tuple(x509.load_pem_x509_certificates(self.ca_chain_path.read_bytes()))
         authority = Authority(cert, key, chain)
-        if not self.crl_pem_path.is_file() or not crl_is_fresh(self.crl_pem_path.read_bytes()):
+        root_stale = self.root_crl_path.is_file() and not crl_is_fresh(self.root_crl_path.read_bytes())
+        if root_stale and self.root_key_path.is_file():
+            root_key = serialization.load_pem_private_key(self.root_key_path.read_bytes(), passphrase.encode())
+            if isinstance(root_key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+                self._publish_root_crl(Authority(self.trust_anchor(), root_key))
+        if root_stale or not self.crl_pem_path.is_file() or not crl_is_fresh(self.crl_pem_path.read_bytes()):
             self.publish_crl(authority)
         return authority
 
     # -- revocation ------------------------------------------------------------
     def publish_crl(self, authority: Authority) -> x509.CertificateRevocationList:
-        """Sign a fresh CRL and write it as PEM and DER (the site reloads it within a second)."""
+        """Sign a fresh CRL and write it as PEM and DER (the site reloads it within a second).
+
+        With an intermediate, ``crl.pem`` also carries the root's CRL, so verifiers that check
+        every CA on the path (nginx's ``ssl_crl``, ``openssl verify -crl_check_all``) find one.
+        """
         crl = build_crl(authority, self.registry)
         pem, der = crl_pem_der(crl)
+        if self.root_crl_path.is_file():
+            pem += self.root_crl_path.read_bytes()
         atomic_write(self.crl_der_path, der, mode=PUBLIC)
         atomic_write(self.crl_pem_path, pem, mode=PUBLIC)
         return crl
+
+    def _publish_root_crl(self, root: Authority) -> None:
+        crl = build_crl(root, self.registry, validity=ROOT_CRL_VALIDITY, include_revoked=False)
+        atomic_write(self.root_crl_path, crl_pem_der(crl)[0], mode=PUBLIC)
 
     def revoke(self, authority: Authority, serial_or_name: str, *, reason: str = "unspecified") -> Record:
         """Revoke a certificate by serial (hex) or by the client's name, and publish the CRL.

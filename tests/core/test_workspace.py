@@ -247,3 +247,32 @@ def test_listing_10000_rows_is_filtered_in_sql(tmp_path: Path, classroom: Classr
     assert ws.registry.count() == 10_001
     assert [r.common_name for r in ws.registry.list(search="student 9999")] == ["Student 9999"]
     assert len(ws.registry.list(search="100%")) == 0  # LIKE wildcards are literal
+
+
+def test_intermediate_publishes_the_roots_crl_too(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.conftest import need
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Issuing CA", passphrase=CA_PASSPHRASE, intermediate=True)
+    bundle = ws.issue_client_bundle(authority, name="Ada", password="bundle-pass-1")
+    crls = pem_crls(ws.crl_pem_path.read_bytes())
+    assert {c.issuer.rfc4514_string() for c in crls} == {"CN=Issuing CA", "CN=Issuing CA Root"}
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([need("openssl"), "verify", "-crl_check_all", "-CAfile", str(ws.ca_cert_path),
+                               "-CRLfile", str(ws.crl_pem_path), str(bundle.cert_path)],
+                              capture_output=True, text=True, check=False)
+
+    assert verify().returncode == 0, verify().stdout + verify().stderr
+    ws.revoke(authority, "Ada")
+    assert "certificate revoked" in verify().stdout + verify().stderr
+    assert len(pem_crls(ws.crl_pem_path.read_bytes())) == 2
+
+
+def pem_crls(data: bytes) -> list:  # type: ignore[type-arg]
+    from cryptography import x509
+
+    marker = b"-----END X509 CRL-----"
+    return [x509.load_pem_x509_crl(block + marker) for block in data.split(marker) if block.strip()]

@@ -242,16 +242,9 @@ def test_intermediate_ca_workspace(server: str, start_nginx: StartNginx, tmp_pat
     bundle = ws.issue_client_bundle(authority, name="Ada Lovelace", password=BUNDLE_PASSWORD)
     ws.users.set_password(LOGIN_USER, LOGIN_PASSWORD)
     room = Classroom(ws, authority, bundle)
-    # nginx's ssl_crl checks every CA in the path (CRL_CHECK_ALL) and the workspace publishes only the issuing
-    # CA's CRL (today), so nginx answers "unable to get certificate CRL": that diagnosis, then without ssl_crl.
+    # nginx's ssl_crl checks every CA on the path (CRL_CHECK_ALL): crl.pem carries the root's CRL too.
     with serving(server, room, start_nginx) as (url, _):
-        first = run(room, url)
-    if server == "nginx" and not first.ok:  # passes once the workspace also publishes the root's CRL
-        assert "cannot check revocation" in failed(first, "client-certificate")
-        with serving(server, room, start_nginx, nginx_crl=False) as (url, _):
-            report = run(room, url)
-    else:
-        report = first
+        report = run(room, url)
     assert report.ok, report.to_text()
     assert report.steps[0].facts["chains to the chosen CA"] == "yes"
     assert "chain certificate 1" in report.steps[2].facts
