@@ -78,6 +78,9 @@ class StudentHelpPage(QWidget):
         self.profile = QComboBox()
         self.profile.setEditable(True)
         self.profile.setToolTip("The NSS certificate database of the browser profile (the folder holding cert9.db)")
+        line = self.profile.lineEdit()
+        assert line is not None
+        line.setPlaceholderText("no Firefox or Chromium profile found: type the folder holding cert9.db")
         self.bundle = QLineEdit()
         self.bundle_password = QLineEdit()
         self.bundle_password.setEchoMode(QLineEdit.EchoMode.Password)

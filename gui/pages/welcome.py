@@ -88,6 +88,11 @@ class WelcomePage(QWidget):
                 item = QListWidgetItem(str(path))
                 item.setData(Qt.ItemDataRole.UserRole, str(path))
                 self.recent.addItem(item)
+        if not self.recent.count():
+            # Not a blank box on first run: say what will appear here.
+            hint = QListWidgetItem("None yet: folders you open or create with mTLS Lab are listed here.")
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent.addItem(hint)
 
     def choose_workspace(self) -> None:
         chosen = self.session.messages.ask_directory("Open a workspace folder", str(self.session.workspace.root))
@@ -95,4 +100,6 @@ class WelcomePage(QWidget):
             self.open_workspace_requested.emit(Path(chosen))
 
     def _open_recent(self, item: QListWidgetItem) -> None:
+        if item.data(Qt.ItemDataRole.UserRole) is None:  # the "none yet" hint
+            return
         self.open_workspace_requested.emit(Path(str(item.data(Qt.ItemDataRole.UserRole))))

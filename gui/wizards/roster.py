@@ -75,13 +75,21 @@ class FilePage(QWizardPage):
         self.preview.setHorizontalHeaderLabels(["Line", "Name", "File"])
         self.preview.verticalHeader().hide()
         self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.preview.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.preview.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.problems = QListWidget()
         self.problems.setStyleSheet("color: #b00020;")
+        # A problem can name a long path: wrap it rather than hide its end behind a horizontal scroll bar.
+        self.problems.setWordWrap(True)
+        self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.problems.hide()
         self.error = ErrorLabel()
+        roster_label = QLabel("&Roster:")
+        roster_label.setBuddy(self.roster)
         form = QFormLayout()
-        form.addRow("&Roster:", row)
+        form.addRow(roster_label, row)
         form.addRow("&Output folder:", self.out_dir)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -110,6 +118,7 @@ class FilePage(QWizardPage):
         self.preview.setRowCount(0)
         self.problems.clear()
         self.problems.hide()
+        self.preview.show()
         self.error.clear_error()
         path = self.roster.text().strip()
         if not path:
@@ -120,6 +129,7 @@ class FilePage(QWizardPage):
         except RosterError as exc:
             self.problems.addItems([sentence(p) for p in exc.problems])
             self.problems.show()
+            self.preview.hide()  # an empty preview above the problems only pushes them down
             self.error.show_error(f"{len(exc.problems)} problem(s): fix the roster and press Check again.")
             return False
         except (WorkspaceError, OSError) as exc:
@@ -167,6 +177,7 @@ class IssuePage(QWizardPage):
         self.bar = QProgressBar()
         self.bar.setFormat("%v of %m")
         self.status = QLabel()
+        self.status.setWordWrap(True)  # the final line names the handout's full path
         self.cancel_button = QPushButton("Cancel the batch")
         self.cancel_button.setEnabled(False)
         layout = QVBoxLayout(self)
@@ -275,6 +286,8 @@ class RosterWizard(QWizard):
         self.issue_page.status.setText(f"{what}. Passwords: {result.handout} (owner-only; hand them out, then "
                                        "delete it).")
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Close")
+        # Nothing is left to cancel: Close only. (Set before disabling Back: changing an option re-enables it.)
+        self.setOption(QWizard.WizardOption.NoCancelButton, True)
         self.button(QWizard.WizardButton.BackButton).setEnabled(False)
         self.session.certificates_changed.emit()
         self.finished_batch.emit(result)
