@@ -43,10 +43,25 @@ HEADERS = {
 KIND_LABELS = {"ca": "CA", "server": "Server", "client": "Client"}
 
 
+# Warn a month ahead: enough time to renew before a lesson breaks.
+EXPIRING_SOON = dt.timedelta(days=30)
+
+STATUS_COLOURS = {
+    "valid": "#1a7f37",
+    "expiring soon": "#9a6700",
+    "expired": "#b00020",
+    "revoked": "#b00020",
+}
+
+
 def status_of(record: Record, now: dt.datetime | None = None) -> str:
+    """``valid``, ``expiring soon`` (within 30 days), ``expired`` or ``revoked``."""
     if record.status == "revoked":
         return "revoked"
-    return "expired" if record.is_expired(now) else "valid"
+    now = now or dt.datetime.now(dt.UTC)
+    if record.is_expired(now):
+        return "expired"
+    return "expiring soon" if record.not_after - now <= EXPIRING_SOON else "valid"
 
 
 class CertificateModel(QAbstractTableModel):
@@ -100,8 +115,8 @@ class CertificateModel(QAbstractTableModel):
             if col is Column.VALID_UNTIL:
                 return f"from {_when(rec.not_before)} to {_when(rec.not_after)}"
             return None
-        if role == Qt.ItemDataRole.ForegroundRole and col is Column.STATUS and status_of(rec) != "valid":
-            return QBrush(QColor("#b00020"))
+        if role == Qt.ItemDataRole.ForegroundRole and col is Column.STATUS:
+            return QBrush(QColor(STATUS_COLOURS[status_of(rec)]))
         return None
 
     @staticmethod

@@ -46,8 +46,16 @@ def test_proxy_passes_qtmodeltester_and_filters(qtmodeltester, records) -> None:
     qtmodeltester.check(proxy)
 
 
-def test_status_column(records) -> None:
+def test_status_column_words_and_colours(records, workspace_with_server: Workspace) -> None:
+    ws = workspace_with_server
+    ws.revoke(ws.load_ca(CA_PASSPHRASE), "Ada Lovelace")
     model = CertificateModel()
-    model.set_records(records)
-    statuses = {model.index(r, Column.STATUS).data() for r in range(model.rowCount())}
-    assert statuses == {"valid"}
+    model.set_records(ws.registry.list())
+    rows = {model.index(r, Column.NAME).data(): r for r in range(model.rowCount())}
+    status = {name: model.index(r, Column.STATUS).data() for name, r in rows.items()}
+    assert status["Alan Turing"] == "expiring soon"  # 30 days left
+    assert status["Ada Lovelace"] == "revoked"
+    assert status["localhost"] == "valid"
+    colour = {name: model.index(r, Column.STATUS).data(Qt.ItemDataRole.ForegroundRole).color().name()
+              for name, r in rows.items()}
+    assert colour["Alan Turing"] != colour["localhost"] != colour["Ada Lovelace"]
