@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from core.connection_test import ConnectionReport, ConnectionTestInput, Status, Step, run_connection_test
 from gui.session import Session
+from gui.settings import app_settings
 
 STATUS_WORDS = {Status.OK: "ok", Status.FAILED: "failed", Status.SKIPPED: "skipped"}
 STATUS_ICONS = {
@@ -110,7 +111,23 @@ class TestConnectionPage(QWidget):
         session.ca_changed.connect(self._prefill_files)
         session.bundle_issued.connect(self._prefill_bundle)
         session.demo_user_changed.connect(self._prefill_user)
+        self._restore_remembered()
         self._prefill_files()
+
+    # -- remembered between runs (never the passwords) -----------------------------------
+    _REMEMBERED = ("url", "ca_file", "bundle_file", "username")
+
+    def _restore_remembered(self) -> None:
+        settings = app_settings()
+        for name in self._REMEMBERED:
+            value = settings.value(f"test_connection/{name}")
+            if isinstance(value, str) and value:
+                getattr(self, name).setText(value)
+
+    def _remember(self) -> None:
+        settings = app_settings()
+        for name in self._REMEMBERED:
+            settings.setValue(f"test_connection/{name}", getattr(self, name).text().strip())
 
     # -- pre-filling from the workspace and session -----------------------------------
     def _prefill_url(self) -> None:
@@ -160,6 +177,7 @@ class TestConnectionPage(QWidget):
             username=self.username.text().strip() or None,
             password=self.password.text() or None,
         )
+        self._remember()
         self.steps.clear()
         self.report = None
         self.copy_button.setEnabled(False)

@@ -47,9 +47,9 @@ class Answers:
         return self.choice
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _private_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Window state and recent workspaces go to a temporary folder, not the tester's own settings."""
+    """Remembered values go to a fresh temporary folder per test, not the tester's own settings."""
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(tmp_path_factory.mktemp("qsettings")))
 

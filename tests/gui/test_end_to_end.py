@@ -121,3 +121,18 @@ def test_first_lesson_end_to_end(qtbot, make_window, answers, tmp_path: Path) ->
     wait_idle(qtbot, window)
     assert window.session.site is None
     assert site_page.start_button.isEnabled()
+
+
+def test_test_connection_inputs_are_remembered_but_not_passwords(qtbot, make_window, tmp_path) -> None:
+    window = make_window(tmp_path / "ws")
+    page = window.test_connection_page
+    page.url.setText("https://localhost:9/")
+    page.ca_file.setText(str(tmp_path / "ca.crt"))
+    page.username.setText("ada")
+    page.bundle_password.setText("secret-bundle-pass")
+    page.run_test()
+    wait_idle(qtbot, window)
+    again = make_window(tmp_path / "other")
+    assert again.test_connection_page.url.text() == "https://localhost:9/"
+    assert again.test_connection_page.username.text() == "ada"
+    assert again.test_connection_page.bundle_password.text() == ""
