@@ -286,6 +286,8 @@ class RosterWizard(QWizard):
         self.issue_page.status.setText(f"{what}. Passwords: {result.handout} (owner-only; hand them out, then "
                                        "delete it).")
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Close")
+        self.issue_page.setSubTitle("Done. Give each student their .p12, its password and ca/ca.crt.")
+        self.issue_page.cancel_button.hide()
         # Nothing is left to cancel: Close only. (Set before disabling Back: changing an option re-enables it.)
         self.setOption(QWizard.WizardOption.NoCancelButton, True)
         self.button(QWizard.WizardButton.BackButton).setEnabled(False)
