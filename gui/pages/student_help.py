@@ -31,7 +31,7 @@ _STEPS = """
 <li><b>Firefox</b> (Windows, macOS, Linux): Settings → Privacy &amp; Security → Certificates → <i>View
     Certificates…</i> → <i>Authorities</i> → <i>Import…</i> → choose <code>{ca_file}</code> → tick
     <i>Trust this CA to identify websites</i>.</li>
-<li><b>Chrome / Edge on Windows</b>: double-click <code>ca.cer</code> (or <code>{ca_file}</code>) → <i>Install
+<li><b>Chrome / Edge on Windows</b>: double-click <code>{ca_file}</code> → <i>Install
     Certificate…</i> → <i>Current User</i> → <i>Place all certificates in the following store</i> → <i>Trusted Root
     Certification Authorities</i>.</li>
 <li><b>Chrome / Safari on macOS</b>: double-click <code>{ca_file}</code> to add it to the <i>login</i> keychain, then in
@@ -114,9 +114,8 @@ class StudentHelpPage(QWidget):
         ca_file = str(ws.ca_cert_path) if ws.has_ca() else "ca.crt (create the CA first)"
         ca = common_name(ws.ca_certificate()) if ws.has_ca() else "the class CA"
         bundle: Path | None = self.session.last_bundle.path if self.session.last_bundle else None
-        if bundle is None and ws.clients_dir.is_dir():
-            bundles = sorted(ws.clients_dir.glob("*.p12"))
-            bundle = bundles[0] if bundles else None
+        if bundle is None:
+            bundle = self._newest_bundle()
         bundle_text = str(bundle) if bundle else str(ws.clients_dir / "YOUR-NAME.p12")
         url = self.session.site_url or "https://localhost:8443/ (start the Demo Site first)"
         self.text.setHtml(_STEPS.format(
@@ -132,6 +131,19 @@ class StudentHelpPage(QWidget):
             self.profile.addItem(found.label, str(found.path))
         if current:
             self.profile.setEditText(current)
+
+    def _newest_bundle(self) -> Path | None:
+        """The newest valid client bundle in the registry (roster bundles may live outside clients/)."""
+        ws = self.session.workspace
+        if not ws.registry_path.exists():
+            return None
+        try:
+            for record in ws.registry.list(kind="client", status="valid", limit=20):
+                if record.bundle_path and ws.path_of(record.bundle_path).is_file():
+                    return ws.path_of(record.bundle_path)
+        except (OSError, ValueError):
+            return None
+        return None
 
     def profile_path(self) -> Path | None:
         index = self.profile.currentIndex()
