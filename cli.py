@@ -220,10 +220,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_issue_server(args: argparse.Namespace) -> int:
+    from core.profiles import parse_hosts, server_lifetime_warning
+
     ws = existing_workspace(args.workspace)
-    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
     hosts = args.host or ["localhost", "127.0.0.1", "::1"]
-    from core.profiles import server_lifetime_warning
+    parse_hosts(hosts)  # a bad or "any" address is refused before the passphrase is asked
+    authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
 
     warning = server_lifetime_warning(args.days)
     if warning:

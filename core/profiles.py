@@ -110,7 +110,7 @@ def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
     """Turn host names and addresses into SAN entries (IPs as iPAddress).
 
     Raises:
-        ValueError: a host name is not a valid DNS name.
+        ValueError: a host name is not a valid DNS name, or an address is unspecified (0.0.0.0, ::).
     """
     out: list[x509.GeneralName] = []
     seen: set[str] = set()
@@ -120,10 +120,16 @@ def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
             continue
         seen.add(host)
         try:
-            out.append(x509.IPAddress(ipaddress.ip_address(host.strip("[]"))))
-            continue
+            address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
-            pass
+            address = None
+        if address is not None:
+            if address.is_unspecified:
+                # 0.0.0.0 and :: mean "every interface" to bind(), never an address a client connects to.
+                raise ValueError(f"{raw.strip()!r} is the 'any' address, which no client connects to; name the "
+                                 "machine's real address (e.g. 192.168.1.20) or its host name instead")
+            out.append(x509.IPAddress(address))
+            continue
         labels = host.rstrip(".").split(".")
         ok = len(host) <= 253 and all(
             0 < len(label) <= 63

@@ -82,7 +82,24 @@ class SiteError(RuntimeError):
     """The site could not start; the message says why in plain words."""
 
 
-_WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 -- listed in order to refuse them
+def bind_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``host`` names, as the operating system would read it; None for a host name.
+
+    The socket layer accepts more spellings than :mod:`ipaddress` (``0``, ``0x0``,
+    ``127.1``: inet_aton's legacy forms) and ignores surrounding spaces, so those are
+    read the same way here; otherwise ``::0`` or ``0`` would slip past a check by text.
+    """
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0] if ":" in text else text)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except (OSError, ValueError):
+        return None
 
 
 def check_certificate_covers_host(cert_path: Path, host: str) -> None:
@@ -97,15 +114,12 @@ def check_certificate_covers_host(cert_path: Path, host: str) -> None:
     """
     hostname = socket.gethostname()
     fix = f"python main.py issue-server --host {host} --host {hostname} --host localhost --host 127.0.0.1"
-    if host in _WILDCARDS:
+    address = bind_address(host)
+    if not host.strip() or (address is not None and address.is_unspecified):
         raise SiteError(
-            f"binding {host or 'every interface'} would expose the site on every network; "
+            f"binding {host.strip() or 'every interface'} would expose the site on every network; "
             "give the address of one interface with --host, e.g. 192.168.1.20"
         )
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

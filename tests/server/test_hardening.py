@@ -155,10 +155,13 @@ def test_binding_an_address_the_certificate_does_not_cover_is_refused(classroom:
     assert not site.running
 
 
-def test_wildcard_bind_is_refused(classroom: Classroom) -> None:
-    site = DemoSite(SiteConfig.from_workspace(classroom.workspace, host="0.0.0.0", port=0))  # noqa: S104
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::0", "0:0:0:0:0:0:0:0", "[::]", "0", "0x0", "0.0.0.0 ",
+                                  " ::0 ", ""])
+def test_wildcard_bind_is_refused(classroom: Classroom, host: str) -> None:
+    site = DemoSite(SiteConfig.from_workspace(classroom.workspace, host=host, port=0))
     with pytest.raises(SiteError, match="one interface"):
         site.start()
+    assert not site.running
 
 
 def test_classroom_address_with_a_certificate_for_it(tmp_path: Path) -> None:
