@@ -441,17 +441,25 @@ def cmd_import_ca(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.export import ExportFormat, export_ca_for_browsers, export_certificates
+    from core.export import ExportFormat, ExportRefused, export_ca_for_browsers, export_certificates
 
     ws = existing_workspace(args.workspace)
     fmt = ExportFormat.parse(args.format) if args.format else None
-    if args.what == "ca" and args.out.is_dir():
-        crt, cer = export_ca_for_browsers(ws.trust_anchor(), args.out)
+    if not args.out.strip():
+        raise CliError("--out is empty; give a file name (or, for 'ca', a folder ending in /)")
+    # Path() drops a trailing slash, which is what says "a folder" for a path not there yet.
+    as_folder = args.out.endswith(("/", os.sep))
+    out = Path(args.out).expanduser()
+    protected = ws.protected_paths()
+    if args.what == "ca" and (as_folder or out.is_dir()):
+        crt, cer = export_ca_for_browsers(ws.trust_anchor(), out, overwrite=args.force, protected=protected)
         _out(args, {"pem": str(crt), "der": str(cer)}, f"Wrote {crt} (PEM) and {cer} (DER)")
         return 0
+    if as_folder or out.is_dir():
+        raise ExportRefused(f"{args.out} is a folder; give a file name such as {out / 'certificate.crt'}")
     record = None if args.what == "ca" else ws.find(args.what)
     certs = [ws.trust_anchor()] if record is None else ws.certificate_of(record, chain=args.chain)
-    path = export_certificates(certs, args.out, fmt=fmt)
+    path = export_certificates(certs, out, fmt=fmt, overwrite=args.force, protected=protected)
     _out(args, {"out": str(path), "certificates": len(certs)}, f"Wrote {len(certs)} certificate(s) to {path}")
     return 0
 
@@ -546,9 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("export", cmd_export, "export the CA certificate or any certificate/chain as PEM, DER or PKCS#7")
     p.add_argument("what", help="'ca', or a certificate's serial (hex) or client name")
-    p.add_argument("--out", type=Path, required=True,
-                   help="output file (.crt/.pem PEM, .cer/.der DER, .p7b PKCS#7); for 'ca', a folder gets "
-                   "ca.crt and ca.cer")
+    p.add_argument("--out", required=True,
+                   help="output file (.crt/.pem PEM, .cer/.der DER, .p7b PKCS#7); for 'ca', an existing folder "
+                   "or a path ending in / (created) gets ca.crt and ca.cer; an existing file is kept unless --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file (never anything in the workspace's ca/, secrets/, server/, "
+                   "registry or logins, and never a device or pipe)")
     p.add_argument("--format", choices=["pem", "der", "p7b"], help="override the format the file name implies")
     p.add_argument("--chain", action="store_true", help="add the CA chain after the certificate (PEM or p7b)")
 

@@ -7,7 +7,11 @@ one certificate, so a chain in binary form is a PKCS#7 ``.p7b``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import os
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,28 +63,108 @@ def encode_certificates(certs: Sequence[x509.Certificate], fmt: ExportFormat) ->
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
-def export_certificates(certs: Sequence[x509.Certificate], path: Path, *, fmt: ExportFormat | None = None) -> Path:
+class ExportRefused(ValueError):
+    """The export would write over something it must not; the message says what and how to proceed."""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_export_target(path: Path, *, overwrite: bool = False, protected: Sequence[Path] = ()) -> None:
+    """Refuse a target that is protected, not a regular file, or (without ``overwrite``) already there.
+
+    Args:
+        overwrite: allow replacing an existing regular file (``--force``).
+        protected: folders and files never written over, even with ``overwrite``
+            (see :meth:`core.workspace.Workspace.protected_paths`); compared after
+            resolving symbolic links, so a link into them is refused too.
+
+    Raises:
+        ExportRefused: see above.
+    """
+    path = Path(path).expanduser()
+    for candidate in {path.absolute(), path.resolve()}:
+        for guarded in protected:
+            for guard in {Path(guarded).absolute(), Path(guarded).resolve()}:
+                if _inside(candidate, guard):
+                    raise ExportRefused(f"{path} is inside the workspace's {guard.name}, which exports never "
+                                        "write over; choose a file outside it")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    try:
+        target = os.stat(path)  # a link's target: a link to a device is a device
+    except OSError:
+        target = info
+    if not stat.S_ISREG(target.st_mode):
+        kind = "folder" if stat.S_ISDIR(target.st_mode) else "device, pipe or socket"
+        raise ExportRefused(f"{path} is a {kind}, not a regular file; give a file name")
+    if not overwrite:
+        raise ExportRefused(f"{path} already exists; nothing was written (add --force to replace it)")
+
+
+def _write_new(path: Path, data: bytes, *, mode: int) -> None:
+    """Write a file that must not exist yet: linked into place, so a file created meanwhile is never replaced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise ExportRefused(f"{path} already exists; nothing was written (add --force to replace it)") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _write(path: Path, data: bytes, *, overwrite: bool) -> None:
+    if overwrite and path.exists():
+        atomic_write(path, data, mode=PUBLIC)
+    else:
+        _write_new(path, data, mode=PUBLIC)
+
+
+def export_certificates(certs: Sequence[x509.Certificate], path: Path, *, fmt: ExportFormat | None = None,
+                        overwrite: bool = False, protected: Sequence[Path] = ()) -> Path:
     """Write ``certs`` to ``path`` (atomically, world-readable: certificates are public).
 
     Args:
         fmt: the format; default from the file name (see :meth:`ExportFormat.for_path`).
+        overwrite, protected: see :func:`check_export_target`.
 
     Returns:
         The path written.
 
     Raises:
+        ExportRefused: see :func:`check_export_target`.
         ValueError: see :func:`encode_certificates`.
     """
     path = Path(path).expanduser()
     data = encode_certificates(certs, fmt or ExportFormat.for_path(path))
-    atomic_write(path, data, mode=PUBLIC)
+    check_export_target(path, overwrite=overwrite, protected=protected)
+    _write(path, data, overwrite=overwrite)
     return path
 
 
-def export_ca_for_browsers(ca: x509.Certificate, folder: Path, *, stem: str = "ca") -> tuple[Path, Path]:
-    """Write the CA certificate as ``stem.crt`` (PEM) and ``stem.cer`` (DER) into ``folder``."""
+def export_ca_for_browsers(ca: x509.Certificate, folder: Path, *, stem: str = "ca", overwrite: bool = False,
+                           protected: Sequence[Path] = ()) -> tuple[Path, Path]:
+    """Write the CA certificate as ``stem.crt`` (PEM) and ``stem.cer`` (DER) into ``folder`` (created if missing).
+
+    Both targets are checked before either is written. Raises: ExportRefused (see :func:`check_export_target`).
+    """
     folder = Path(folder).expanduser()
-    return (
-        export_certificates([ca], folder / f"{stem}.crt", fmt=ExportFormat.PEM),
-        export_certificates([ca], folder / f"{stem}.cer", fmt=ExportFormat.DER),
-    )
+    crt, cer = folder / f"{stem}.crt", folder / f"{stem}.cer"
+    if folder.exists() and not folder.is_dir():
+        raise ExportRefused(f"{folder} exists and is not a folder")
+    for path in (crt, cer):
+        check_export_target(path, overwrite=overwrite, protected=protected)
+    _write(crt, encode_certificates([ca], ExportFormat.PEM), overwrite=overwrite)
+    _write(cer, encode_certificates([ca], ExportFormat.DER), overwrite=overwrite)
+    return crt, cer

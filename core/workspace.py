@@ -111,6 +111,15 @@ class Workspace:
                 self.registry  # noqa: B018
 
     # -- state -------------------------------------------------------------
+    def protected_paths(self) -> tuple[Path, ...]:
+        """Folders and files no export may write over: keys, secrets, the registry, the site's logins."""
+        registry = self.registry_path
+        return (
+            self.root / "ca", self.secrets_dir, self.root / "server",
+            registry, *(registry.with_name(registry.name + s) for s in ("-wal", "-shm", "-journal")),
+            self.users_path, self.root / ".write.lock",
+        )
+
     def has_ca(self) -> bool:
         return self.ca_cert_path.is_file() and self.ca_key_path.is_file()
 

@@ -104,7 +104,7 @@ def test_bad_input_gets_one_line_errors_and_creates_nothing(tmp_path: Path) -> N
         (("issue-client", "Bob", "--email", "<script>@x.y", "--workspace", str(ws)), "not a valid e-mail"),
         (("issue-server", "--host", "999.1.1.1", "--workspace", str(ws)), "not a valid IP address"),
         (("issue-server", "--host", "::0", "--workspace", str(ws)), "'any' address"),
-        (("issue-server", "--host", "0.0.0.0", "--workspace", str(ws)), "'any' address"),
+        (("issue-server", "--host", "0.0.0.0", "--workspace", str(ws)), "'any' address"),  # noqa: S104
         (("serve", "--host", "::0", "--port", "0", "--workspace", str(ws)), "every network"),
         (("serve", "--host", "0x0", "--port", "0", "--workspace", str(ws)), "every network"),
         (("init", "--key-type", "ed25519", "--workspace", str(tmp_path / "new")), "browsers"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -68,3 +70,51 @@ def test_cli_roster_and_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert cli.main(["import-ca", "--cert", str(src / "ca" / "ca.crt"), "--key", str(src / "ca" / "ca.key"),
                      "--key-password-file", str(pw), "--workspace", str(tmp_path / "dst")]) == 0
     assert "Imported CA 'CLI CA'" in capsys.readouterr().out
+
+
+def test_export_never_overwrites_without_force_and_never_the_workspace(
+        classroom: Classroom, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = classroom.workspace
+    root = str(ws.root)
+    target = tmp_path / "mine.crt"
+    target.write_text("my notes\n")
+    assert cli.main(["export", "ca", "--out", str(target), "--workspace", root]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err
+    assert target.read_text() == "my notes\n"
+    assert cli.main(["export", "ca", "--out", str(target), "--force", "--workspace", root]) == 0
+    assert x509.load_pem_x509_certificate(target.read_bytes()) == ws.trust_anchor()
+
+    link = tmp_path / "innocent.crt"
+    link.symlink_to(ws.ca_key_path)
+    fifo = tmp_path / "pipe.crt"
+    os.mkfifo(fifo)
+    guarded = {p: p.read_bytes() for p in (ws.ca_key_path, ws.ca_cert_path, ws.registry_path,
+                                           ws.server_key_path, ws.server_key_pass_path)}
+    for out in (*guarded, link, ws.root / "secrets" / "new.crt", ws.users_path, ws.root / "ca" / "new.cer"):
+        assert cli.main(["export", "ca", "--out", str(out), "--force", "--workspace", root]) == 2, out
+        assert "never write over" in capsys.readouterr().err
+    for out in ("/dev/full", "/dev/null", str(fifo)):
+        assert cli.main(["export", "ca", "--out", out, "--force", "--workspace", root]) == 2, out
+        assert "not a regular file" in capsys.readouterr().err
+    assert cli.main(["export", "ca", "--out", str(ws.root / "ca") + "/", "--force", "--workspace", root]) == 2
+    assert "never write over" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in guarded} == guarded
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert not (ws.root / "secrets" / "new.crt").exists() and not (ws.root / "ca" / "new.cer").exists()
+
+
+def test_export_ca_to_a_folder(classroom: Classroom, tmp_path: Path) -> None:
+    root = str(classroom.workspace.root)
+    new_folder = tmp_path / "for-students" / "certs"
+    assert cli.main(["export", "ca", "--out", f"{new_folder}/", "--workspace", root]) == 0
+    assert x509.load_pem_x509_certificate((new_folder / "ca.crt").read_bytes()) == classroom.workspace.trust_anchor()
+    assert x509.load_der_x509_certificate((new_folder / "ca.cer").read_bytes()) == classroom.workspace.trust_anchor()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert cli.main(["export", "ca", "--out", str(existing), "--workspace", root]) == 0
+    assert sorted(p.name for p in existing.iterdir()) == ["ca.cer", "ca.crt"]
+    assert cli.main(["export", "ca", "--out", str(existing), "--workspace", root]) == 2  # both there now
+    plain = tmp_path / "no-slash"  # not there, no slash: a file, PEM by default
+    assert cli.main(["export", "ca", "--out", str(plain), "--workspace", root]) == 0
+    assert plain.is_file() and plain.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
