@@ -9,6 +9,7 @@ The decrypted private key never touches the disk, and environment variables
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import errno
 import ipaddress
@@ -36,6 +37,7 @@ from requests.adapters import HTTPAdapter
 
 from core.bundles import Bundle, BundleError, NotABundleError, WrongPasswordError, read_p12
 from core.doctor import (
+    NOT_A_REGULAR_FILE,
     certificate_facts,
     chains_to,
     client_auth_problem,
@@ -43,6 +45,8 @@ from core.doctor import (
     host_matches,
     key_description,
     key_matches,
+    one_line,
+    read_regular_file,
     san_names,
     validity_problem,
 )
@@ -107,16 +111,18 @@ class ConnectionReport:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_text(self) -> str:
+        """The report for a terminal. Facts come from the server (certificate names, its Server header):
+        each goes through :func:`one_line`, so none can clear the screen or fake a line of the report."""
         marks = {Status.OK: "[ ok ]", Status.FAILED: "[FAIL]", Status.SKIPPED: "[skip]"}
-        lines = [f"Test Connection to {self.url}"]
+        lines = [f"Test Connection to {one_line(self.url)}"]
         for step in self.steps:
             lines.append(f"{marks[step.status]} {step.title}")
             for name, value in step.facts.items():
-                lines.append(f"         {name}: {value}")
+                lines.append(f"         {one_line(name)}: {one_line(value)}")
             if step.cause:
-                lines.append(f"         Cause: {step.cause}")
+                lines.append(f"         Cause: {one_line(step.cause)}")
             if step.fix:
-                lines.append(f"         Fix: {step.fix}")
+                lines.append(f"         Fix: {one_line(step.fix)}")
         lines.append("Result: all steps passed" if self.ok else f"Result: failed at '{self.failed_step.title}'"
                      if self.failed_step else "Result: nothing was tested")
         return "\n".join(lines)
@@ -152,8 +158,15 @@ class ConnectionTestInput:
 def run_connection_test(
     params: ConnectionTestInput, *, on_step: Callable[[Step], None] | None = None
 ) -> ConnectionReport:
-    """Run every step and return the report. Never raises for a failing server or bad input."""
-    report = ConnectionReport(url=params.url.encode("unicode_escape").decode()[:200])
+    """Run every step and return the report. Never raises for a failing server or bad input.
+
+    A ``user:password@`` in the address is removed before anything else: it is never shown in the
+    report (which students copy to the instructor) and never sent (requests would send it as Basic
+    auth); the connect step says it was ignored.
+    """
+    url, had_userinfo = without_userinfo(params.url)
+    params = dataclasses.replace(params, url=url)
+    report = ConnectionReport(url=_shown(url))
 
     def record(step: Step) -> Step:
         report.steps.append(step)
@@ -177,10 +190,14 @@ def run_connection_test(
 
         target = _parse_url(params.url)
         if isinstance(target, Step):
+            if had_userinfo:
+                target.facts["warning"] = _USERINFO_IGNORED
             record(target)
             return skip_rest()
         host, port = target
         connect_step, raw = _connect(host, port, params.timeout)
+        if had_userinfo:
+            connect_step.facts["warning"] = _USERINFO_IGNORED
         record(connect_step)
         if raw is None:
             return skip_rest()
@@ -251,13 +268,15 @@ def _open_bundle(params: ConnectionTestInput, ca: list[x509.Certificate] | None)
 
 
 def _read_identity(path: Path, key_file: Path | None, password: str) -> Bundle:
+    if path.is_dir():
+        raise NotABundleError(f"{path} is a folder, not a bundle file")
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path)
     except FileNotFoundError:
         raise NotABundleError(f"the bundle file {path} does not exist") from None
-    except IsADirectoryError:
-        raise NotABundleError(f"{path} is a folder, not a bundle file") from None
     except OSError as exc:
+        if exc.strerror == NOT_A_REGULAR_FILE:
+            raise NotABundleError(f"{path} {NOT_A_REGULAR_FILE}") from None
         raise NotABundleError(f"the bundle file {path} cannot be read: {exc.strerror}") from None
     if b"-----BEGIN" not in data[:4096] and key_file is None:
         return read_p12(path, password)
@@ -303,8 +322,35 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+_USERINFO_IGNORED = ("the address contained a username and password (user:password@); they were removed, not "
+                     "sent and not shown here — give the login in the username and password fields instead")
+# The authority of a URL: after "scheme://" (or at the start of a scheme-less address) up to the path.
+_AUTHORITY = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)")
+
+
+def without_userinfo(url: str) -> tuple[str, bool]:
+    """``url`` without its ``user:password@`` part, and whether it had one.
+
+    Works on any text, also on an address ``urlsplit`` refuses (a bad port, unbalanced brackets),
+    so a password in the address never reaches the report whatever else is wrong with it.
+    The userinfo ends at the *last* ``@`` of the authority, as in RFC 3986 (a password may contain ``@``).
+    """
+    # First what urlsplit itself does (WHATWG): leading controls and spaces go, tabs and line breaks anywhere,
+    # so "https:\n//user:pw@host" cannot hide its authority from this function and still reach requests.
+    url = url.lstrip("".join(map(chr, range(33)))).translate({9: None, 10: None, 13: None})
+    match = _AUTHORITY.match(url)
+    if match is None or "@" not in match.group(2):
+        return url, False
+    host = match.group(2).rpartition("@")[2]
+    return url[:match.start(2)] + host + url[match.end(2):], True
+
+
+def _shown(url: str) -> str:
+    return url.encode("unicode_escape").decode()[:200]  # no line breaks or escapes into the report
+
+
 def _parse_url(url: str) -> tuple[str, int] | Step:
-    shown = url.encode("unicode_escape").decode()[:200]  # no line breaks or escapes into the report
+    shown = _shown(url)
     use = "Use the address shown by the demo site, like https://localhost:8443/."
     try:
         parts = urlsplit(url.strip())
@@ -323,7 +369,7 @@ def _parse_url(url: str) -> tuple[str, int] | Step:
 def _load_ca(path: Path) -> list[x509.Certificate] | Step:
     """Every certificate in the CA file: a root, or an intermediate and its root (``ca.crt`` holds the chain)."""
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path)
         return (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                 else [x509.load_der_x509_certificate(data)])
     except OSError:

@@ -11,6 +11,9 @@ import datetime as dt
 import enum
 import ipaddress
 import json
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,46 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from core.bundles import BundleError, WrongPasswordError, open_p12
 from core.keys import PrivateKey
+
+# -- safe text for reports --------------------------------------------------------------
+# Control characters (C0 with ESC, CR and LF; DEL; C1), bidi overrides and isolates, and the Unicode line and
+# paragraph separators. A hostile certificate name, friendly name or Server header must not move the cursor,
+# clear the terminal, reorder the text or start a line of its own ("Result: all steps passed") in a report
+# a student copies to the instructor. See https://trojansource.codes/ for the bidi part.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(value: object) -> str:
+    """``value`` as text that is safe to print: every control or bidi character as a visible escape
+    (``\\x1b``, ``\\u202e``), so one value is always one line on a terminal."""
+    return _UNSAFE.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                  else f"\\u{ord(m.group()):04x}"), str(value))
+
+
+NOT_A_REGULAR_FILE = "is not a regular file"
+
+
+def read_regular_file(path: Path | str) -> bytes:
+    """The bytes of a regular file; a FIFO, device or socket is refused before anything is read
+    (reading a FIFO would wait forever for a writer).
+
+    Raises:
+        OSError: the file cannot be opened or read; for a non-regular file ``strerror`` is
+            :data:`NOT_A_REGULAR_FILE`.
+    """
+    # O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, NOT_A_REGULAR_FILE, str(path))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
 
 # -- certificate facts shared with Test Connection -------------------------------------
 
@@ -295,6 +338,9 @@ class P12Encryption:
         return "mixed"
 
 
+DAMAGED = "the file is damaged or is not a .p12 certificate bundle"
+
+
 def read_p12_encryption(data: bytes) -> P12Encryption:
     """Read the algorithms of a PKCS#12 file without its password.
 
@@ -324,8 +370,9 @@ def read_p12_encryption(data: bytes) -> P12Encryption:
             mac_data = pfx.children[2]
             mac = _name(_oid(mac_data.children[0].children[0].children[0]))
             iterations = int.from_bytes(mac_data.children[2].content, "big") if len(mac_data.children) > 2 else 1
-    except (IndexError, ValueError) as exc:
-        raise ValueError(f"the file's PKCS#12 structure cannot be read ({exc})") from None
+    except (IndexError, ValueError, TypeError, AttributeError, RecursionError):
+        # The reader's own errors ("list index out of range") mean nothing to a student.
+        raise ValueError(DAMAGED) from None
     return P12Encryption(key=key_alg, certificates=cert_alg, mac=mac, mac_iterations=iterations)
 
 
@@ -394,19 +441,20 @@ class DoctorReport:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_text(self) -> str:
-        lines = [f"Bundle doctor: {self.path}"]
+        """The report for a terminal: every value from the file goes through :func:`one_line`."""
+        lines = [f"Bundle doctor: {one_line(self.path)}"]
         for title, section in (("Inside", self.contents), ("Encryption", self.encryption)):
             if section:
                 lines.append(f"{title}:")
-                lines += [f"  {k}: {v}" for k, v in section.items()]
+                lines += [f"  {one_line(k)}: {one_line(v)}" for k, v in section.items()]
         for i, ca in enumerate(self.ca_certificates, 1):
-            lines.append(f"CA certificate {i}: {ca['subject']} (valid until {ca['valid until']})")
+            lines.append(f"CA certificate {i}: {one_line(ca['subject'])} (valid until {one_line(ca['valid until'])})")
         lines.append("Checks:")
         marks = {Verdict.OK: "[ ok ]", Verdict.WARNING: "[warn]", Verdict.PROBLEM: "[FAIL]"}
         for c in self.checks:
-            lines.append(f"{marks[c.verdict]} {c.name}: {c.detail}")
+            lines.append(f"{marks[c.verdict]} {one_line(c.name)}: {one_line(c.detail)}")
             if c.fix and c.verdict is not Verdict.OK:
-                lines.append(f"       Fix: {c.fix}")
+                lines.append(f"       Fix: {one_line(c.fix)}")
         n = len(self.problems)
         lines.append("Result: healthy" if self.healthy else f"Result: {n} problem{'s' if n != 1 else ''} to fix")
         return "\n".join(lines)
@@ -420,15 +468,19 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
     """Examine a .p12 offline. Never raises for a bad file: every finding is a check in the report."""
     report = DoctorReport(path=str(path))
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path)
     except OSError as exc:
-        report.checks.append(Check("file", Verdict.PROBLEM, f"cannot be read: {exc.strerror or exc}",
-                                   "Check the path."))
+        if exc.strerror == NOT_A_REGULAR_FILE:
+            report.checks.append(Check("file", Verdict.PROBLEM, f"{path} {NOT_A_REGULAR_FILE}",
+                                       "Choose the .p12 file your instructor gave you."))
+        else:
+            report.checks.append(Check("file", Verdict.PROBLEM, f"cannot be read: {exc.strerror or exc}",
+                                       "Check the path."))
         return report
     try:
         enc = read_p12_encryption(data)
     except ValueError as exc:
-        report.checks.append(Check("file", Verdict.PROBLEM, f"not a .p12 / .pfx bundle: {exc}",
+        report.checks.append(Check("file", Verdict.PROBLEM, str(exc),
                                    "Choose the .p12 file your instructor gave you."))
         return report
     report.encryption = {"profile": enc.profile, "private key": enc.key, "certificates": enc.certificates,

@@ -18,7 +18,7 @@ import bottle
 from core.site_users import UserStore
 from embedded_server.events import EventLog
 from embedded_server.identity import ClientIdentity, IdentityTable, NoCertificate
-from embedded_server.sessions import MAX_FAILURES_PER_ADDRESS, SessionStore, Throttle
+from embedded_server.sessions import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SessionStore, Throttle
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SESSION_COOKIE = "mtlslab_session"
@@ -55,7 +55,8 @@ def create_app(
     """
     app = bottle.Bottle()
     sessions = sessions or SessionStore()
-    throttle = Throttle()
+    throttle = Throttle()  # per certificate
+    user_throttle = Throttle(max_failures=MAX_FAILURES_PER_USER)
     address_throttle = Throttle(max_failures=MAX_FAILURES_PER_ADDRESS)
     csrf_key = secrets.token_bytes(32)
     templates = {
@@ -151,30 +152,35 @@ def create_app(
         # Per certificate (one student guessing) and per username (many guessing one account);
         # per address only with a higher limit: a classroom behind one NAT, or everyone on
         # loopback, shares one.
-        keys = (f"cert:{identity.fingerprint_sha256}", f"user:{username[:64].lower()}")
+        cert_limit = (throttle, f"cert:{identity.fingerprint_sha256}")
+        user_limit = (user_throttle, f"user:{username[:64].lower()}")
+        address_limit = (address_throttle, f"addr:{identity.client_address}")
         # A failed login logs the username only when it is a real account: people type
         # their password into the username field, and the log is read by the instructor.
         logged = username if username in users.usernames() else None
-        address_key = f"addr:{identity.client_address}"
-        allowed = throttle.try_acquire(*keys)
-        if allowed and not address_throttle.try_acquire(address_key):
-            throttle.succeeded(*keys)  # not counted after all: the attempt is refused unchecked
-            allowed = False
-        if not allowed:
+
+        def refuse_throttled() -> None:
             events.emit("login-throttled", "too many failed logins", subject=identity.subject, user=logged,
                         known_user=logged is not None)
             bottle.redirect("/?error=throttled", 303)
+
         if require_user_match and not _belongs_to(username, identity):
-            # Refused before the password is checked: nothing is learned about it.
+            # Refused before the password is checked: nothing is learned about it, so the attempt counts
+            # against this certificate and address only. Counted against the username, anyone with any
+            # certificate could lock its owner out.
+            if not Throttle.acquire_all(cert_limit, address_limit):
+                refuse_throttled()
             events.emit("login-failed", "username does not match the certificate", subject=identity.subject,
                         user=logged, known_user=logged is not None)
             bottle.redirect("/?error=mismatch", 303)
+        if not Throttle.acquire_all(cert_limit, user_limit, address_limit):
+            refuse_throttled()
         if not users.verify(username, password):
             events.emit("login-failed", "wrong username or password", subject=identity.subject, user=logged,
                         known_user=logged is not None)
             bottle.redirect("/?error=login", 303)
-        throttle.succeeded(*keys)
-        address_throttle.succeeded(address_key)
+        for limiter, key in (cert_limit, user_limit, address_limit):
+            limiter.succeeded(key)  # a correct password gives back its own attempt
         token = sessions.create(username, identity.fingerprint_sha256)
         bottle.response.set_cookie(
             SESSION_COOKIE, token, path="/", httponly=True, secure=True, samesite="strict"

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 SESSION_LIFETIME = 30 * 60  # seconds; a lesson's exercise, not a day
 MAX_FAILURES = 5  # failed logins per certificate before a pause
+# Per username the limit is twice the per-certificate one: one attacker's certificate is paused
+# long before the account it guesses at, so a single classmate cannot lock a student out; it
+# takes at least two certificates (whose holders the event log names) to pause an account.
+MAX_FAILURES_PER_USER = 2 * MAX_FAILURES
 # Per client address the limit is higher: a classroom behind one NAT address shares it,
 # but one machine cycling through many certificates is still slowed down.
 MAX_FAILURES_PER_ADDRESS = 30
@@ -114,6 +118,19 @@ class Throttle:
             for key in keys:
                 self._attempts[key].append(now)
             return True
+
+    @staticmethod
+    def acquire_all(*limits: tuple[Throttle, str]) -> bool:
+        """Count one attempt for each ``(throttle, key)``; when any is locked out, give back the ones
+        already counted and return False."""
+        taken: list[tuple[Throttle, str]] = []
+        for throttle, key in limits:
+            if not throttle.try_acquire(key):
+                for done, done_key in taken:
+                    done.succeeded(done_key)
+                return False
+            taken.append((throttle, key))
+        return True
 
     def succeeded(self, *keys: str) -> None:
         """Give back the attempt a correct password used."""
