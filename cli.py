@@ -354,11 +354,13 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
-    from core.roster import issue_roster, parse_roster, read_roster_file
+    from core.roster import check_batch_options, issue_roster, parse_roster, read_roster_file
 
+    check_batch_options(valid_days=args.days, workers=args.workers)
     ws = existing_workspace(args.workspace)
     out = args.out.expanduser().resolve()
-    rows = parse_roster(read_roster_file(args.roster), out_dir=out)  # every problem, before the passphrase
+    # every problem, before the passphrase
+    rows = parse_roster(read_roster_file(args.roster), out_dir=out, workspace=ws)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
 
     def progress(done: int, total: int, name: str) -> None:
@@ -539,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=CLIENT_DEFAULT_DAYS, help="validity in days")
     p.add_argument("--profile", default="modern", help="bundle encryption: modern (default) or compatible "
                    "(macOS Keychain, older Windows, Java 8, Android)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU core)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: one per CPU core; at most 4 per core)")
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("import-ca", cmd_import_ca, "make an existing CA (openssl, easy-rsa, Java keytool) this workspace's "

@@ -15,11 +15,16 @@ killed worker never leaves a half-written bundle or a row without its files.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
+import ctypes
 import io
 import multiprocessing
 import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -38,6 +43,8 @@ from core.workspace import Workspace, WorkspaceError, slugify
 
 MAX_ROSTER_BYTES = 1024 * 1024
 MAX_ROSTER_ROWS = 5000
+# More workers than cores only adds memory (each holds a CA key copy) and context switches.
+MAX_WORKERS_PER_CORE = 4
 HANDOUT_NAME = "handout.csv"
 # Cells starting with these are formulas (or DDE) in Excel, LibreOffice and Google
 # Sheets (OWASP "CSV injection"); tab and CR too, since some importers strip them first.
@@ -85,12 +92,41 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def parse_roster(data: bytes, *, out_dir: Path | None = None) -> list[RosterRow]:
+def max_workers() -> int:
+    return MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
+def check_batch_options(*, valid_days: int, workers: int | None = None) -> None:
+    """Refuse a lifetime or worker count that cannot work, before anything is created.
+
+    Raises:
+        ValueError: ``valid_days`` is below 1, or ``workers`` below 1 or above :func:`max_workers`.
+    """
+    if valid_days < 1:
+        raise ValueError(f"a certificate must be valid for at least 1 day (got {valid_days})")
+    if workers is not None and not 1 <= workers <= max_workers():
+        raise ValueError(f"--workers {workers}: choose 1 to {max_workers()} ({MAX_WORKERS_PER_CORE} per CPU core; "
+                         "the default, one per core, is usually fastest)")
+
+
+def _valid_names(workspace: Workspace) -> set[str]:
+    return {r.common_name.casefold() for r in workspace.registry.list(kind="client", status="valid")
+            if not r.is_expired()}
+
+
+def _already_issued_problems(rows: Sequence[RosterRow], names: set[str]) -> list[str]:
+    return [f"line {row.line}: {row.name!r} already has a valid certificate; renew it, or revoke it first"
+            for row in rows if row.name.casefold() in names]
+
+
+def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspace | None = None) -> list[RosterRow]:
     """Check every row of a roster CSV (``name[,email[,password]]``, optional header).
 
     Args:
         data: the file's bytes (UTF-8, with or without BOM).
         out_dir: where the bundles will go; rows whose files exist there are refused.
+        workspace: rows naming someone with a valid certificate in its registry are refused
+            (as ``issue-client`` refuses them).
 
     Returns:
         The rows, in file order.
@@ -107,6 +143,7 @@ def parse_roster(data: bytes, *, out_dir: Path | None = None) -> list[RosterRow]
         raise RosterError([f"line {line}: not UTF-8 text (save the roster as CSV UTF-8)"]) from None
     problems: list[str] = []
     rows: list[RosterRow] = []
+    valid_names = _valid_names(workspace) if workspace is not None else set()
     columns = {"name": 0, "email": 1, "password": 2}
     stems: dict[str, int] = {}
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -139,6 +176,9 @@ def parse_roster(data: bytes, *, out_dir: Path | None = None) -> list[RosterRow]
                             f"{stems[row.stem]}; make the names differ")
             continue
         stems[row.stem] = line
+        if valid_names and (already := _already_issued_problems([row], valid_names)):
+            problems += already
+            continue
         if out_dir is not None and ((out_dir / f"{row.stem}.p12").exists() or (out_dir / f"{row.stem}.crt").exists()):
             problems.append(f"line {line}: {out_dir / (row.stem + '.p12')} already exists; nothing is overwritten")
             continue
@@ -186,8 +226,31 @@ def _check_row(line: int, cells: list[str], columns: dict[str, int], problems: l
 _worker_authority: Authority | None = None
 
 
-def _init_worker(ca_der: bytes, key_der: bytes, chain_der: list[bytes]) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the batch's process ends, however it ends (a worker holds the CA key).
+
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Everywhere:
+    a watchdog thread exits once the parent is gone (the worker is re-parented, so its
+    parent id changes), which also covers a parent that died before the prctl call.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1  # <linux/prctl.h>
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _init_worker(parent_pid: int, ca_der: bytes, key_der: bytes, chain_der: list[bytes]) -> None:
     global _worker_authority
+    _die_with_parent(parent_pid)
     key = serialization.load_der_private_key(key_der, None)
     _worker_authority = Authority(
         x509.load_der_x509_certificate(ca_der),
@@ -240,12 +303,22 @@ def issue_roster(
     Returns:
         The bundles issued; the handout lists exactly those (it is written even after a cancel).
 
+    The handout grows one fsynced line per bundle as the batch runs (written before the
+    bundle is recorded), so even after ``kill -9`` every issued bundle's password is in it;
+    worker processes die with this process.
+
     Raises:
         WorkspaceError: a worker process died (the bundles finished before it are kept and listed).
-        ValueError: the lifetime is longer than the CA's.
+        RosterError: a row names someone who already has a valid certificate (nothing is created).
+        ValueError: the lifetime is below 1 day or longer than the CA's, or ``workers`` is out of range.
     """
+    check_batch_options(valid_days=valid_days, workers=workers)
     authority._check_within_ca(valid_days)
-    out_dir = make_private_dir(Path(out_dir))
+    if already := _already_issued_problems(rows, _valid_names(workspace)):
+        raise RosterError(already)
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():  # only a folder made here becomes owner-only; an existing one keeps its mode
+        make_private_dir(out_dir)
     result = RosterResult(out_dir=out_dir, handout=None, total=len(rows))
     passwords = {row.line: row.password or generate_password() for row in rows}
     jobs = {row.line: _Job(row.name, row.email, passwords[row.line], key_type.value, valid_days, profile.value)
@@ -256,11 +329,13 @@ def issue_roster(
     key_der = authority.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
     chain_der = [c.public_bytes(serialization.Encoding.DER) for c in authority.chain]
+    handout = _Handout.create(out_dir)
+    result.handout = handout.path
     # spawn, not fork: forking a process that runs threads (the GUI, the site) can deadlock.
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=max(1, min(workers or os.cpu_count() or 1, len(rows) or 1)),
-        mp_context=context, initializer=_init_worker, initargs=(ca_der, key_der, chain_der),
+        mp_context=context, initializer=_init_worker, initargs=(os.getpid(), ca_der, key_der, chain_der),
     )
     try:
         futures = {pool.submit(_make_bundle, job): line for line, job in jobs.items()}
@@ -277,7 +352,11 @@ def issue_roster(
                     "issued and are listed in the handout"
                 ) from None
             cert = x509.load_der_x509_certificate(cert_der)
-            bundle = workspace.store_client_files(cert, p12, name=row.name, bundle_path=out_dir / f"{row.stem}.p12",
+            bundle_path = out_dir / f"{row.stem}.p12"
+            # The password is on disk before the bundle is in the registry, so even a kill -9
+            # between the two never leaves an issued bundle whose password is lost.
+            handout.append(row, bundle_path, passwords[row.line])
+            bundle = workspace.store_client_files(cert, p12, name=row.name, bundle_path=bundle_path,
                                                   cert_path=out_dir / f"{row.stem}.crt")
             result.issued.append((row, bundle.bundle_path, passwords[row.line]))
             if progress is not None:
@@ -287,25 +366,59 @@ def issue_roster(
                 break
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        result.handout = _write_handout(out_dir, result.issued)
+        handout.finish(result.issued)
     return result
 
 
-def _write_handout(out_dir: Path, issued: Sequence[tuple[RosterRow, Path, str]]) -> Path:
+def _handout_row(row: RosterRow, bundle: Path, password: str) -> bytes:
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["name", "email", "file", "password"])
-    for row, bundle, password in sorted(issued, key=lambda item: item[0].line):
-        writer.writerow([spreadsheet_safe(row.name), spreadsheet_safe(row.email or ""), bundle.name,
-                         spreadsheet_safe(password)])
-    path = out_dir / HANDOUT_NAME
-    n = 1
-    while path.exists():  # never overwrite an earlier batch's passwords
-        n += 1
-        path = out_dir / f"handout-{n}.csv"
-    # Owner-only: it holds every bundle's password.
-    atomic_write(path, buffer.getvalue().encode("utf-8-sig"), mode=PRIVATE)
-    return path
+    csv.writer(buffer, lineterminator="\r\n").writerow(
+        [spreadsheet_safe(row.name), spreadsheet_safe(row.email or ""), bundle.name, spreadsheet_safe(password)])
+    return buffer.getvalue().encode("utf-8")
+
+
+_HANDOUT_HEADER = "\ufeffname,email,file,password\r\n".encode()
+
+
+@dataclass
+class _Handout:
+    """The handout, written as the batch goes: one fsynced row per bundle, before the bundle is recorded.
+
+    Created owner-only with O_EXCL (it holds every password; an earlier batch's handout
+    is never overwritten, the next free ``handout-N.csv`` is taken). When the batch ends
+    it is rewritten atomically in roster order, listing exactly the bundles issued.
+    """
+
+    path: Path
+    fd: int
+
+    @classmethod
+    def create(cls, out_dir: Path) -> _Handout:
+        n = 1
+        while True:
+            path = out_dir / (HANDOUT_NAME if n == 1 else f"handout-{n}.csv")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), PRIVATE)
+            except FileExistsError:
+                n += 1
+                continue
+            handout = cls(path, fd)
+            handout._write(_HANDOUT_HEADER)
+            return handout
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        os.fsync(self.fd)
+
+    def append(self, row: RosterRow, bundle: Path, password: str) -> None:
+        self._write(_handout_row(row, bundle, password))
+
+    def finish(self, issued: Sequence[tuple[RosterRow, Path, str]]) -> None:
+        os.close(self.fd)
+        rows = b"".join(_handout_row(r, b, p) for r, b, p in sorted(issued, key=lambda item: item[0].line))
+        atomic_write(self.path, _HANDOUT_HEADER + rows, mode=PRIVATE)
 
 
 def read_roster_file(path: Path) -> bytes:

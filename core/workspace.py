@@ -521,7 +521,8 @@ class Workspace:
         for p in (bundle_path, cert_path):
             if p.exists():
                 raise WorkspaceError(f"{p} already exists; nothing was overwritten")
-        make_private_dir(bundle_path.parent)
+        if not bundle_path.parent.is_dir():  # an existing folder keeps its mode (a shared one its sticky bit)
+            make_private_dir(bundle_path.parent)
         with self._write_lock():
             return self._write_client_files(certificate, p12, name=name, bundle_path=bundle_path,
                                             cert_path=cert_path)

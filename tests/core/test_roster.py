@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import multiprocessing
 import os
 import signal
 import stat
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+import cli
 from core.bundles import read_p12
 from core.roster import RosterError, issue_roster, parse_roster, spreadsheet_safe
 from core.workspace import Workspace, WorkspaceError
@@ -177,3 +183,115 @@ def test_second_batch_does_not_overwrite_the_first_handout(ws: Workspace, tmp_pa
     issue_roster(ws, authority, parse_roster(b"Bob\n", out_dir=out), out_dir=out, workers=1)
     assert [h["name"] for h in _handout(out / "handout.csv")] == ["Ada"]
     assert [h["name"] for h in _handout(out / "handout-2.csv")] == ["Bob"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Processes whose parent is ``pid``: pid -> start time (to tell a reused pid apart)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    found[int(entry.name)] = fields[19]
+    return found
+
+
+def _alive(pid: int, started: str) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z" and fields[19] == started
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_kill_9_mid_batch_keeps_every_password_and_ends_the_workers(ws: Workspace, tmp_path: Path) -> None:
+    out, roster = tmp_path / "out", tmp_path / "roster.csv"
+    roster.write_text("".join(f"Student {i}\n" for i in range(40)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTLSLAB_")}
+    env["MTLSLAB_CA_PASSPHRASE"] = CA_PASSPHRASE
+    # RSA-4096 keys take a while each, so the batch is surely still running when it is killed.
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "roster", str(roster), "--out", str(out),
+                             "--key-type", "rsa-4096", "--workers", "2", "--workspace", str(ws.root)],
+                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        handout = out / "handout.csv"
+        deadline = time.monotonic() + 120
+        # Two lines: the second is written only after the first bundle is recorded.
+        while not (handout.is_file() and len(_handout(handout)) >= 2):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no bundle finished within 120 s"
+            time.sleep(0.02)
+        workers = _children(proc.pid)
+        assert workers, "the batch runs in worker processes"
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        if proc.stderr:
+            proc.stderr.close()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid, started) for pid, started in workers.items()):
+        assert time.monotonic() < deadline, f"worker processes outlived the batch: {workers}"
+        time.sleep(0.05)
+
+    listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "list", "--json", "--workspace", str(ws.root)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120)
+    clients = [r for r in json.loads(listed.stdout) if r["kind"] == "client"]
+    assert 1 <= len(clients) < 40  # killed mid-batch
+    passwords = {h["file"]: h["password"] for h in _handout(out / "handout.csv")}
+    assert stat.S_IMODE((out / "handout.csv").stat().st_mode) == 0o600
+    for record in clients:
+        bundle = Path(record["bundle"])
+        assert bundle.name in passwords, f"{record['name']} is issued but not in the handout"
+        assert read_p12(bundle, passwords[bundle.name]).certificate.serial_number == int(record["serial"], 16)
+
+
+def test_an_existing_folder_keeps_its_mode_a_new_one_is_owner_only(ws: Workspace, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # noqa: S103 (a shared classroom folder, as found)
+    authority = ws.load_ca(CA_PASSPHRASE)
+    issue_roster(ws, authority, parse_roster(b"Ada\n", out_dir=shared), out_dir=shared, workers=1)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    new = tmp_path / "new"
+    issue_roster(ws, authority, parse_roster(b"Bob\n", out_dir=new), out_dir=new, workers=1)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o700
+
+
+def test_a_name_with_a_valid_certificate_is_refused_by_line(ws: Workspace, tmp_path: Path) -> None:
+    authority = ws.load_ca(CA_PASSPHRASE)
+    ws.issue_client_bundle(authority, name="Ada Lovelace", password="a-bundle-password")
+    with pytest.raises(RosterError, match=r"line 3: 'Ada Lovelace' already has a valid certificate"):
+        parse_roster(b"name\nBob\nAda Lovelace\n", out_dir=tmp_path / "out", workspace=ws)
+    rows = parse_roster(b"name\nBob\nAda Lovelace\n", out_dir=tmp_path / "out")  # without the registry check
+    with pytest.raises(RosterError, match="line 3"):
+        issue_roster(ws, authority, rows, out_dir=tmp_path / "out", workers=1)
+    assert not (tmp_path / "out").exists()
+    ws.revoke(authority, "Ada Lovelace")
+    assert [r.name for r in parse_roster(b"Ada Lovelace\n", out_dir=tmp_path / "out", workspace=ws)] == [
+        "Ada Lovelace"]
+
+
+def test_bad_days_or_workers_create_nothing(ws: Workspace, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(cli.ENV_CA, CA_PASSPHRASE)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Ada\n")
+    out = tmp_path / "out"
+    for extra, message in ((["--days", "0"], "at least 1 day"), (["--days", "-5"], "at least 1 day"),
+                           (["--workers", "0"], "--workers 0"), (["--workers", "100000"], "per CPU core")):
+        assert cli.main(["roster", str(roster), "--out", str(out), "--workspace", str(ws.root), *extra]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+    with pytest.raises(ValueError, match="at least 1 day"):
+        issue_roster(ws, ws.load_ca(CA_PASSPHRASE), parse_roster(b"Ada\n"), out_dir=out, valid_days=0)
+    assert not out.exists()
