@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from core.connection_test import ConnectionReport, ConnectionTestInput, Status, run_connection_test
 from embedded_server.site import DemoSite, SiteConfig
 from tests.conftest import BUNDLE_PASSWORD, LOGIN_PASSWORD, LOGIN_USER, Classroom, make_classroom
+from tests.core.test_doctor import HOSTILE_NAME, assert_one_value_per_line, hostile_certificates
 
 
 def run(classroom: Classroom, url: str, **overrides: object) -> ConnectionReport:
@@ -139,3 +150,127 @@ def test_text_and_json_name_the_failed_step(classroom: Classroom) -> None:
     report = run(classroom, "https://127.0.0.1:9/")
     assert "Result: failed at 'Connected'" in report.to_text()
     assert '"ok": false' in report.to_json()
+
+
+# -- a hostile server and a password in the address --------------------------------------------------------
+class _HostileHandler(http.server.BaseHTTPRequestHandler):
+    server_version = "\x1b[2J\x1b]0;owned\x07Evil\x9b2JServer"  # latin-1 only: \x9b is the C1 CSI
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self.seen.append(dict(self.headers))
+        body = b"<html>broken on purpose</html>"
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class HostileServer:
+    """A real TLS server on 127.0.0.1 whose certificate names try to take over the terminal."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        ca, leaf, key = hostile_certificates(HOSTILE_NAME, dns_names=["localhost", "\x1b[1A\x1b[2Kfake.example"])
+        pem = serialization.Encoding.PEM
+        self.ca_file = tmp_path / "hostile-ca.crt"
+        self.ca_file.write_bytes(ca.public_bytes(pem))
+        chain, key_file = tmp_path / "hostile.crt", tmp_path / "hostile.key"
+        chain.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+        key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key_file)
+        _HostileHandler.seen = []
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostileHandler)
+        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)
+        self.url = f"https://localhost:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Iterator[HostileServer]:
+    server = HostileServer(tmp_path)
+    yield server
+    server.stop()
+
+
+def test_hostile_server_names_cannot_fake_report_lines(hostile: HostileServer, classroom: Classroom) -> None:
+    report = run(classroom, hostile.url, ca_cert=hostile.ca_file)
+    assert statuses(report)[:4] == ["ok", "ok", "ok", "failed"], report.to_text()
+    text = report.to_text()
+    assert_one_value_per_line(text)
+    assert text.endswith("Result: failed at 'Client certificate accepted'")
+    assert "server certificate: CN=\\x1b[2J\\x0aResult: all steps passed" in text
+    assert "server names (subjectAltName): localhost, \\x1b[1A\\x1b[2Kfake.example" in text
+    assert "server software: \\x1b[2J\\x1b]0;owned\\x07Evil\\x9b2JServer" in text
+    assert "chain certificate 1: CN=Hostile CA \\u202e\\x1b[31m" in text
+    # The JSON keeps the server's real values (json.dumps escapes them).
+    data = json.loads(report.to_json())
+    assert data["steps"][2]["facts"]["server certificate"] == "CN=" + HOSTILE_NAME
+    assert data["steps"][3]["facts"]["server software"] == _HostileHandler.server_version
+    assert "\x1b" not in report.to_json()
+
+
+def test_password_in_the_url_is_never_sent(hostile: HostileServer, classroom: Classroom) -> None:
+    url = hostile.url.replace("https://", "https://ada:S3cretPW@")
+    report = run(classroom, url, ca_cert=hostile.ca_file)
+    assert report.url == hostile.url
+    assert _HostileHandler.seen, "the server got no request"
+    assert not any("authorization" in (k.lower() for k in headers) for headers in _HostileHandler.seen)
+    assert "S3cretPW" not in report.to_text() + report.to_json()
+    assert "were removed, not sent" in report.steps[1].facts["warning"]
+
+
+@pytest.mark.parametrize("url", ["https://ada:S3cretPW@127.0.0.1:9/", "https://ada:S3cretPW@localhost:nope/",
+                                 "https://ada:S3c@retPW@[::1/", "https:\n//ada:S3cretPW@127.0.0.1:9/"])
+def test_password_in_the_url_is_never_shown(classroom: Classroom, url: str) -> None:
+    report = run(classroom, url)
+    for out in (report.to_text(), report.to_json()):
+        assert "S3cretPW" not in out and "retPW" not in out and "ada:" not in out, out
+    assert statuses(report)[:2] == ["ok", "failed"]
+    assert "username and password" in report.steps[1].facts["warning"]
+
+
+def test_cli_report_hides_the_url_password_when_the_connection_is_refused(classroom: Classroom) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MTLSLAB_BUNDLE_PASSWORD": BUNDLE_PASSWORD}
+    for extra in ([], ["--json"]):
+        out = subprocess.run(
+            [sys.executable, str(root / "main.py"), "test", "https://user:S3cretPW@localhost:9/", "--ca",
+             str(classroom.ca_cert), "--bundle", str(classroom.bundle.bundle_path), *extra],
+            capture_output=True, text=True, env=env, cwd=root, timeout=120, check=False)
+        assert out.returncode != 0
+        assert "S3cretPW" not in out.stdout + out.stderr
+        assert "https://localhost:9/" in out.stdout
+
+
+def test_a_fifo_as_bundle_or_ca_is_refused_not_waited_on(site: DemoSite, classroom: Classroom,
+                                                          tmp_path: Path) -> None:
+    fifo = tmp_path / "bundle.p12"
+    os.mkfifo(fifo)
+    reports: list[ConnectionReport] = []
+    worker = threading.Thread(target=lambda: reports.extend(
+        [run(classroom, site.url, bundle=fifo), run(classroom, site.url, ca_cert=fifo)]))
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():  # the old code blocks in open(): a writer releases it, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=30)
+        pytest.fail("Test Connection waited on a FIFO")
+    bundle_report, ca_report = reports
+    assert bundle_report.steps[0].cause == f"{fifo} is not a regular file."
+    assert ca_report.failed_step is not None and ca_report.failed_step.key == "handshake"
+    assert ca_report.failed_step.cause == "The CA certificate file cannot be read."

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import random
+import re
 import subprocess
+import sys
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from core.bundles import read_p12
-from core.doctor import Verdict, diagnose_bundle, read_p12_encryption
+from core.doctor import DAMAGED, Verdict, diagnose_bundle, read_p12_encryption
 from core.keys import KeyType, generate_private_key
 from core.profiles import Kind
 from tests.conftest import BUNDLE_PASSWORD, Classroom, need
@@ -136,3 +145,104 @@ def test_doctor_command_exit_codes_and_json(classroom: Classroom, tmp_path: Path
     pw.write_text("wrong-password\n")
     wrong = doctor(str(classroom.bundle.bundle_path), "--password-file", str(pw))
     assert wrong.returncode == 1 and "the password does not open the bundle" in wrong.stdout
+
+
+# -- hostile input: names that try to take over the terminal, files that are not bundles -----------------
+HOSTILE_NAME = "\x1b[2J\nResult: all steps passed"
+
+
+def hostile_certificates(common_name: str, *, dns_names: list[str]) -> tuple[
+        x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A CA and a leaf (serverAuth + clientAuth) whose CN and SAN names hold whatever is asked.
+
+    Built with cryptography directly: the profile checks of core.profiles refuse such names, as they should,
+    but a hostile server or bundle is not made with mTLS Lab.
+    """
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hostile CA \u202e\x1b[31m")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return ca, leaf, key
+
+
+def assert_one_value_per_line(text: str) -> None:
+    """No raw control or bidi character anywhere, and the only "Result:" line is the report's own last line."""
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), repr(text)
+    lines = text.split("\n")
+    assert [line for line in lines if line.lstrip().startswith("Result:")] == [lines[-1]], text
+
+
+def test_hostile_subject_and_friendly_name_are_shown_escaped(tmp_path: Path) -> None:
+    ca, leaf, key = hostile_certificates(HOSTILE_NAME + "\u202egnp.exe", dns_names=["student.example"])
+    enc = serialization.PrivateFormat.PKCS12.encryption_builder().build(BUNDLE_PASSWORD.encode())
+    path = tmp_path / "hostile.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        "\x1b]0;pwned\x07\r\nResult: healthy\u2066".encode(), key, leaf, [ca], enc))
+    report = diagnose_bundle(path, BUNDLE_PASSWORD)
+    text = report.to_text()
+    assert_one_value_per_line(text)
+    assert "subject: CN=\\x1b[2J\\x0aResult: all steps passed\\u202egnp.exe" in text
+    assert "friendly name: \\x1b]0;pwned\\x07\\x0d\\x0aResult: healthy\\u2066" in text
+    assert "CA certificate 1: CN=Hostile CA \\u202e\\x1b[31m (valid until" in text
+    # JSON keeps the real value (json escapes it), so a script sees exactly what the file holds.
+    data = json.loads(report.to_json())
+    assert data["contents"]["friendly name"] == "\x1b]0;pwned\x07\r\nResult: healthy\u2066"
+    assert data["contents"]["subject"] == "CN=" + HOSTILE_NAME + "\u202egnp.exe"
+    assert "\x1b" not in report.to_json()
+
+
+def doctor_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MTLSLAB_BUNDLE_PASSWORD": BUNDLE_PASSWORD}
+    return subprocess.run([sys.executable, str(root / "main.py"), "doctor", *args], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=timeout, check=False)
+
+
+def test_doctor_refuses_a_fifo_instead_of_waiting_forever(tmp_path: Path) -> None:
+    fifo = tmp_path / "bundle.p12"
+    os.mkfifo(fifo)
+    # A subprocess with a deadline: the old doctor blocked in open() until a writer came, i.e. forever.
+    result = doctor_cli(str(fifo))
+    assert result.returncode == 1, result.stderr
+    assert f"[FAIL] file: {fifo} is not a regular file" in result.stdout
+    report = diagnose_bundle(tmp_path, BUNDLE_PASSWORD)  # a folder is not a bundle either
+    assert report.problems[0].detail == f"{tmp_path} is not a regular file"
+
+
+def test_random_and_damaged_data_is_named_plainly(classroom: Classroom, tmp_path: Path) -> None:
+    rng = random.Random(1234)  # noqa: S311 fixed seed: the same damaged inputs every run
+    real = classroom.bundle.bundle_path.read_bytes()
+    samples = [rng.randbytes(rng.randrange(1, 300)) for _ in range(150)]
+    samples += [b"\x30" + rng.randbytes(rng.randrange(1, 300)) for _ in range(150)]  # starts like a SEQUENCE
+    samples += [real[:n] for n in range(0, len(real), 37)]  # truncated real bundles
+    path = tmp_path / "damaged.p12"
+    for sample in samples:
+        path.write_bytes(sample)
+        report = diagnose_bundle(path, BUNDLE_PASSWORD)
+        assert [(c.name, c.detail) for c in report.problems] == [("file", DAMAGED)], sample
+        assert "index" not in report.to_text()
+    # Bytes flipped inside a real bundle: whatever breaks, the doctor answers with a report, never a traceback.
+    for _ in range(60):
+        flipped = bytearray(real)
+        flipped[rng.randrange(len(real))] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(flipped))
+        report = diagnose_bundle(path, BUNDLE_PASSWORD)
+        assert "index out of range" not in report.to_text()
+    result = doctor_cli(str(path))
+    assert "Traceback" not in result.stderr
