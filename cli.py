@@ -256,7 +256,7 @@ def existing_workspace(path: Path) -> Workspace:
 def cmd_issue_client(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
-    password, shown = given_or_generated(args.password_file, ENV_BUNDLE)
+    password, shown = given_or_generated(args.bundle_password_file, ENV_BUNDLE)
     issued = ws.issue_client_bundle(authority, name=args.name, email=args.email, password=password,
                                     key_type=KeyType.parse(args.key_type), valid_days=args.days,
                                     profile=BundleProfile.parse(args.profile))
@@ -379,10 +379,10 @@ def cmd_roster(args: argparse.Namespace) -> int:
 def cmd_renew(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
-    record = ws.find(args.certificate)
+    record = ws.find_for_renewal(args.certificate)
     password, shown = (None, False)
     if record.kind == "client":
-        password, shown = given_or_generated(args.password_file, ENV_BUNDLE)
+        password, shown = given_or_generated(args.bundle_password_file, ENV_BUNDLE)
     new = ws.renew(authority, args.certificate, password=password, revoke_old=args.revoke_old,
                    reason=args.reason, valid_days=args.days, profile=BundleProfile.parse(args.profile))
     data: dict[str, Any] = {"serial": new.serial, "old_serial": record.serial, "name": new.common_name,
@@ -390,17 +390,23 @@ def cmd_renew(args: argparse.Namespace) -> int:
                             "certificate": new.cert_path, "bundle": new.bundle_path}
     if shown:
         data["password"] = password
-    _out(args, data, f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}"
-         + (", revoked)" if args.revoke_old else ", archived)")
-         + (f"\nBundle password (shown once): {password}" if shown else ""))
+    text = f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}" + (
+        ", revoked)" if args.revoke_old and record.status == "valid" else ", archived)")
+    if new.kind == "client" and new.bundle_path:
+        text += f"\nNew bundle: {ws.path_of(new.bundle_path)}"
+        text += ("\nBundle password (shown once): " + str(password)) if shown else " (password from your file)"
+        text += "\nNote: an earlier roster handout still lists the old bundle's password; give the student this one."
+    elif new.cert_path:
+        text += f"\nNew certificate: {ws.path_of(new.cert_path)}"
+    _out(args, data, text)
     return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from core.doctor import diagnose_bundle
 
-    password = get_secret(file=args.password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
-                          what="password")
+    password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
+                          what="bundle password")
     report = diagnose_bundle(args.bundle, password, ca_cert=args.ca)
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.healthy else 1
@@ -470,6 +476,12 @@ def _out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
 
 
+def add_old_password_file_alias(p: argparse.ArgumentParser) -> None:
+    """``--password-file`` meant the bundle password here before ``--bundle-password-file``; kept, unlisted,
+    so scripts keep working (elsewhere, in ``user`` and ``test``, it is the login password)."""
+    p.add_argument("--password-file", type=Path, dest="bundle_password_file", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python main.py",
@@ -522,8 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"validity in days (default {CLIENT_DEFAULT_DAYS}, about a school term)")
     p.add_argument("--profile", default="modern", help="bundle encryption: modern (default: Firefox, Chrome, "
                    "Windows 10+) or compatible (macOS Keychain, older Windows, Java 8, Android)")
-    p.add_argument("--password-file", type=Path,
+    p.add_argument("--bundle-password-file", type=Path,
                    help=f"file holding the bundle password (or ${ENV_BUNDLE}; default: generate one, shown once)")
+    add_old_password_file_alias(p)
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("user", cmd_user, "add a demo site login or change its password")
@@ -573,8 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="superseded", help="revocation reason with --revoke-old")
     p.add_argument("--days", type=int, default=None, help="validity in days (default: the old one's)")
     p.add_argument("--profile", default="modern", help="bundle encryption: modern (default) or compatible")
-    p.add_argument("--password-file", type=Path,
-                   help=f"new bundle password file (or ${ENV_BUNDLE}; default: generate one, shown once)")
+    add_old_password_file_alias(p)
+    p.add_argument("--bundle-password-file", type=Path,
+                   help=f"file holding the new bundle's password (or ${ENV_BUNDLE}; default: generate one, "
+                   "shown once)")
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("revoke", cmd_revoke, "revoke a certificate (by serial or client name) and re-sign the CRL; "
@@ -622,7 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "to a chosen CA. Exits 0 when healthy, 1 when there is something to fix.")
     p.add_argument("bundle", type=Path, help="the .p12 / .pfx bundle")
     p.add_argument("--ca", type=Path, help="the CA certificate the bundle should chain to")
-    p.add_argument("--password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
+    p.add_argument("--bundle-password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
+    add_old_password_file_alias(p)
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_doctor)
     return parser

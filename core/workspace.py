@@ -410,6 +410,32 @@ class Workspace:
             raise WorkspaceError(f"{len(matches)} valid certificates are named {text!r}; give the serial ({serials})")
         return matches[0]
 
+    def find_for_renewal(self, serial_or_name: str) -> Record:
+        """The certificate with this serial, or the newest certificate with this name.
+
+        By name: the one valid certificate if there is one, otherwise the newest even when
+        revoked or expired (renewing is how a student whose certificate was revoked gets a
+        new one).
+
+        Raises:
+            WorkspaceError: no such certificate, or several valid ones share the name.
+        """
+        text = serial_or_name.strip()
+        try:
+            return self.registry.get(text.upper().replace(":", ""))
+        except KeyError:
+            pass
+        named = [r for r in self.registry.list() if r.common_name == text and r.kind != "ca"]  # newest first
+        valid = [r for r in named if r.status == "valid"]
+        if len(valid) > 1:
+            serials = ", ".join(r.serial for r in valid)
+            raise WorkspaceError(f"{len(valid)} valid certificates are named {text!r}; give the serial ({serials})")
+        if valid:
+            return valid[0]
+        if named:
+            return named[0]
+        raise WorkspaceError(f"no certificate with serial or name {text!r}")
+
     # -- server --------------------------------------------------------------
     def issue_server(
         self,
@@ -592,6 +618,9 @@ class Workspace:
     ) -> Record:
         """Renew a client or server certificate: new key and serial, same subject.
 
+        ``serial_or_name`` is found as :meth:`find_for_renewal` finds it, so a revoked or
+        expired certificate can be renewed by name.
+
         A client's old files are archived and the new bundle takes their place (it needs
         ``password``); a server's certificate is replaced with the same host names.
 
@@ -607,7 +636,7 @@ class Workspace:
             ValueError: the password or reason is not acceptable.
         """
         flag = parse_reason(reason) if revoke_old else None
-        old = self._find(serial_or_name)
+        old = self.find_for_renewal(serial_or_name)
         cert = self._load_cert(old)
         days = valid_days or max(1, (old.not_after - old.not_before).days)
         key_type = key_type_of(cert.public_key())
@@ -627,6 +656,8 @@ class Workspace:
                                             key_type=key_type, valid_days=days, subject=cert.subject)
             if old.bundle_path is not None:
                 bundle_path = self.path_of(old.bundle_path)
+                if bundle_path.parent.name == "archive":  # already moved aside: back where it lived
+                    bundle_path = bundle_path.parent.parent / f"{slugify(old.common_name)}.p12"
                 cert_path = bundle_path.with_suffix(".crt")
             else:
                 stem = slugify(old.common_name)
@@ -637,7 +668,7 @@ class Workspace:
             new_cert = issued.certificate
         else:
             raise WorkspaceError("the CA itself cannot be renewed here; create or import a new CA")
-        if flag is not None:
+        if flag is not None and old.status == "valid":
             self.registry.revoke(old.serial, reason=flag.value)
             self.publish_crl(authority)
         return self.registry.get(format(new_cert.serial_number, "X"))

@@ -138,3 +138,43 @@ def test_malformed_urls_are_failed_steps_not_crashes(tmp_path: Path) -> None:
         assert out.returncode == 1, (url, out.stderr)
         steps = json.loads(out.stdout)["steps"]
         assert steps[1]["status"] == "failed" and steps[1]["cause"]
+
+
+def test_renew_by_name_after_revoking_and_bundle_password_files(tmp_path: Path) -> None:
+    from core.bundles import read_p12
+
+    ws = tmp_path / "ws"
+    pf = tmp_path / "pass"
+    pf.write_text("a-long-ca-passphrase\n")
+    bundle_pw = tmp_path / "bundle-pw"
+    bundle_pw.write_text("first-bundle-password\n")
+    common = ("--workspace", str(ws), "--passphrase-file", str(pf))
+    assert cli("init", *common).returncode == 0
+    issued = cli("issue-client", "Alice Martin", "--bundle-password-file", str(bundle_pw), *common)
+    assert issued.returncode == 0, issued.stderr
+    bundle = ws / "clients" / "alice-martin.p12"
+    assert read_p12(bundle, "first-bundle-password").friendly_name == "Alice Martin"
+    assert cli("revoke", "Alice Martin", *common).returncode == 0
+
+    renewed = cli("renew", "Alice Martin", *common)
+    assert renewed.returncode == 0, renewed.stderr
+    assert f"New bundle: {bundle}" in renewed.stdout
+    assert "handout" in renewed.stdout
+    password = renewed.stdout.split("Bundle password (shown once): ")[1].split()[0]
+    new = read_p12(bundle, password).certificate
+    listing = json.loads(cli("list", "--workspace", str(ws), "--json").stdout)
+    assert {(r["serial"], r["status"]) for r in listing if r["kind"] == "client"} >= {
+        (format(new.serial_number, "X"), "valid")}
+    assert sorted(r["status"] for r in listing if r["kind"] == "client") == ["revoked", "valid"]
+
+    # the old spelling still works (hidden), the new one is what --help shows
+    bundle_pw.write_text("second-bundle-password\n")
+    again = cli("renew", "Alice Martin", "--password-file", str(bundle_pw), *common)
+    assert again.returncode == 0, again.stderr
+    assert read_p12(bundle, "second-bundle-password").certificate != new
+    for command in ("issue-client", "renew", "doctor"):
+        shown = cli(command, "--help").stdout
+        assert "--bundle-password-file" in shown and "--password-file" not in shown.replace(
+            "--bundle-password-file", ""), command
+    assert cli("doctor", str(bundle), "--bundle-password-file", str(bundle_pw)).returncode == 0
+    assert cli("renew", "Nobody", *common).returncode == 2
