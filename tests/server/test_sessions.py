@@ -213,3 +213,57 @@ def test_many_certificates_from_one_address_are_throttled_too(site: DemoSite, ro
     limit = MAX_FAILURES_PER_ADDRESS
     assert all(r.endswith("/?error=login") for r in results[:limit]), results[:limit]
     assert all(r.endswith("/?error=throttled") for r in results[limit:]), results[limit:]
+
+
+def test_user_match_mismatches_cannot_lock_the_owner_out(matching: DemoSite, room: Classroom,
+                                                         tmp_path: Path) -> None:
+    from embedded_server.sessions import MAX_FAILURES
+
+    # Ada's certificate types Grace's name again and again: refused as a mismatch, counted against Ada's
+    # certificate only, until that certificate is paused.
+    results = [post_login(matching, room, tmp_path, "grace", f"guess-{i}") for i in range(MAX_FAILURES + 1)]
+    assert all(r.endswith("/?error=mismatch") for r in results[:MAX_FAILURES]), results
+    assert results[MAX_FAILURES].endswith("/?error=throttled")
+    # Grace, with her own certificate and her right password, is not locked out.
+    (tmp_path / "g").mkdir()
+    assert post_login(matching, room, tmp_path / "g", "grace", LOGIN_PASSWORD,
+                      bundle=grace_bundle(room)).endswith("/user")
+
+
+def test_one_guessing_certificate_is_paused_before_the_account(site: DemoSite, room: Classroom,
+                                                               tmp_path: Path) -> None:
+    from embedded_server.sessions import MAX_FAILURES, MAX_FAILURES_PER_USER
+
+    assert MAX_FAILURES_PER_USER > MAX_FAILURES
+    room.workspace.users.set_password("grace", LOGIN_PASSWORD)
+    try:
+        results = [post_login(site, room, tmp_path, "grace", f"guess-{i}") for i in range(MAX_FAILURES + 1)]
+        assert all(r.endswith("/?error=login") for r in results[:MAX_FAILURES]), results
+        assert results[MAX_FAILURES].endswith("/?error=throttled")
+        (tmp_path / "g").mkdir()
+        assert post_login(site, room, tmp_path / "g", "grace", LOGIN_PASSWORD,
+                          bundle=grace_bundle(room)).endswith("/user")
+    finally:
+        room.workspace.users.remove("grace")
+
+
+def test_many_certificates_guessing_one_account_pause_it(site: DemoSite, room: Classroom, tmp_path: Path) -> None:
+    """The documented trade-off: the per-username limit still stops guessing from several certificates."""
+    from embedded_server.sessions import MAX_FAILURES, MAX_FAILURES_PER_USER
+    from tests.server.test_refusals import make_cert_files
+
+    room.workspace.users.set_password("grace", LOGIN_PASSWORD)
+    try:
+        results = []
+        for c in range(MAX_FAILURES_PER_USER // MAX_FAILURES):
+            folder = tmp_path / f"cert{c}"
+            folder.mkdir()
+            p12 = make_cert_files(room, folder, kind=Kind.CLIENT, issued_days_ago=0, valid_days=1)[2]
+            results += [post_login(site, room, folder, "grace", f"guess{c}-{i}", bundle=p12)
+                        for i in range(MAX_FAILURES)]
+        assert all(r.endswith("/?error=login") for r in results), results
+        (tmp_path / "g").mkdir()
+        assert post_login(site, room, tmp_path / "g", "grace", LOGIN_PASSWORD,
+                          bundle=grace_bundle(room)).endswith("/?error=throttled")
+    finally:
+        room.workspace.users.remove("grace")
