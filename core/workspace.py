@@ -201,8 +201,17 @@ class Workspace:
     def users(self) -> UserStore:
         """The demo site's logins (one store per workspace object, so its lock covers every use)."""
         if self._users is None:
+            if self.root.is_dir():
+                self.site_dir()
             self._users = UserStore(self.users_path)
         return self._users
+
+    def site_dir(self) -> Path:
+        """``site/`` (logins and the event log), created owner-only; an existing one keeps its mode."""
+        folder = self.users_path.parent
+        if not folder.is_dir():
+            make_private_dir(folder)
+        return folder
 
     def ca_certificate(self) -> x509.Certificate:
         """Raises: WorkspaceError when there is no CA yet."""

@@ -71,7 +71,7 @@ class SiteConfig:
             users_file=workspace.users_path,
             host=host,
             port=port,
-            event_log_file=workspace.root / "site" / "events.jsonl",
+            event_log_file=workspace.site_dir() / "events.jsonl",
             crl=workspace.crl_pem_path,
             mode=mode,
             require_user_match=require_user_match,

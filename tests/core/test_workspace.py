@@ -276,3 +276,10 @@ def pem_crls(data: bytes) -> list:  # type: ignore[type-arg]
 
     marker = b"-----END X509 CRL-----"
     return [x509.load_pem_x509_crl(block + marker) for block in data.split(marker) if block.strip()]
+
+
+def test_site_folder_is_owner_only(classroom: Classroom) -> None:
+    ws = classroom.workspace
+    ws.users.set_password("someone", "a-login-password-1")
+    assert stat.S_IMODE((ws.root / "site").stat().st_mode) == 0o700
+    assert stat.S_IMODE(ws.users_path.stat().st_mode) == 0o600
