@@ -319,7 +319,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port} is not a port number (0 to 65535; 0 picks a free one)")
     ws = existing_workspace(args.workspace)
-    site = DemoSite(SiteConfig.from_workspace(ws, host=args.host, port=args.port, mode=args.mode,
+    host = args.host.strip().strip("[]")  # "[::1]" as typed in a URL, or stray spaces from a script
+    site = DemoSite(SiteConfig.from_workspace(ws, host=host, port=args.port, mode=args.mode,
                                               require_user_match=args.match_cn))
     site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
     url = site.start()
