@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget, QWizard
+
+from gui.messages import sentence
+
+if TYPE_CHECKING:
+    from gui.session import Session
 
 
 class BusyBar(QWidget):
@@ -68,3 +75,62 @@ def strength_hint(secret: str) -> str:
     else:
         verdict = "strong"
     return f"Strength: {verdict} (about {int(bits)} bits at most)"
+
+
+class ActionWizard(QWizard):
+    """A wizard whose Finish runs one slow action on a worker.
+
+    While it runs, Finish, Back and Cancel are locked and ``busy_bar`` moves; a failure
+    is shown and the wizard stays open with the answers kept; success calls ``done``
+    and closes. Subclasses build their pages and call :meth:`run_action` from ``accept``.
+    """
+
+    failure_title = "The action failed"
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def run_action(
+        self,
+        action: Callable[[], object],
+        *,
+        label: str,
+        caption: str,
+        busy_bar: BusyBar,
+        done: Callable[[Any], None],
+    ) -> None:
+        if self._busy:
+            return
+        self._set_busy(True, busy_bar, caption)
+
+        def succeeded(result: object) -> None:
+            self._set_busy(False, busy_bar)
+            done(result)
+            QWizard.accept(self)
+
+        def failed(message: str) -> None:
+            self._set_busy(False, busy_bar)
+            self.session.messages.error(self.failure_title, sentence(message), parent=self)
+
+        self.session.tasks.run(action, on_success=succeeded, on_failure=failed, owner=self, label=label)
+
+    def reject(self) -> None:
+        if not self._busy:
+            super().reject()
+
+    def _set_busy(self, busy: bool, bar: BusyBar, caption: str = "") -> None:
+        self._busy = busy
+        for button in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton,
+                       QWizard.WizardButton.CancelButton):
+            self.button(button).setEnabled(not busy)
+        if busy:
+            bar.start(caption)
+        else:
+            bar.stop()

@@ -18,13 +18,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from core.authority import Authority
 from core.keys import KeyType
 from core.profiles import CA_DEFAULT_DAYS
 from core.workspace import check_passphrase
 from gui.messages import sentence
 from gui.session import Session
-from gui.wizards.common import BusyBar, ErrorLabel, strength_hint
+from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel, strength_hint
 
 KEY_TYPES = list(KeyType)
 
@@ -149,16 +148,16 @@ class SummaryPage(QWizardPage):
         )
 
 
-class CreateCaWizard(QWizard):
+class CreateCaWizard(ActionWizard):
     """Creates the CA on a worker when Create is pressed; ``created`` fires with the new authority."""
 
     created = Signal(object)
 
+    failure_title = "The CA was not created"
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.setWindowTitle("Create a certificate authority")
-        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, False)
         self.names_page = NamesPage()
         self.key_page = KeyPage()
@@ -170,7 +169,6 @@ class CreateCaWizard(QWizard):
         self.setPage(Page.SUMMARY, self.summary_page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Create")
         self.resize(620, 440)
-        self._busy = False
 
     # -- answers ---------------------------------------------------------------------
     def common_name(self) -> str:
@@ -187,14 +185,11 @@ class CreateCaWizard(QWizard):
 
     # -- the action ------------------------------------------------------------------
     def accept(self) -> None:
-        if self._busy:
-            return
-        self._set_busy(True)
         ws = self.session.workspace
         common_name, organization = self.common_name(), self.organization()
         key_type, valid_days = self.key_type(), self.valid_days()
         passphrase = str(self.field("passphrase"))
-        self.session.tasks.run(
+        self.run_action(
             lambda: ws.create_ca(
                 common_name=common_name,
                 passphrase=passphrase,
@@ -202,32 +197,8 @@ class CreateCaWizard(QWizard):
                 key_type=key_type,
                 valid_days=valid_days,
             ),
-            on_success=self._created,
-            on_failure=self._failed,
-            owner=self,
             label="create CA",
+            caption=f"Generating a {key_type.label} key and signing the CA…",
+            busy_bar=self.summary_page.busy,
+            done=self.created.emit,
         )
-
-    def reject(self) -> None:
-        if not self._busy:
-            super().reject()
-
-    def _created(self, authority: Authority) -> None:
-        self._set_busy(False)
-        self.created.emit(authority)
-        super().accept()
-
-    def _failed(self, message: str) -> None:
-        self._set_busy(False)
-        self.session.messages.error("The CA was not created", sentence(message), parent=self)
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        for button in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton,
-                       QWizard.WizardButton.CancelButton):
-            self.button(button).setEnabled(not busy)
-        if busy:
-            self.summary_page.busy.start(f"Generating a {self.key_type().label} key and signing the CA…")
-        else:
-            self.summary_page.busy.stop()
-

@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from core.authority import Authority, common_name
+from core.authority import common_name
 from core.importer import CAImportError, ImportedCA, import_p12, import_pem
 from gui.messages import sentence
 from gui.session import Session
-from gui.wizards.common import BusyBar, ErrorLabel
+from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
 from gui.wizards.create_ca import PassphrasePage
 
 
@@ -146,55 +146,40 @@ class FindingsPage(QWizardPage):
         self.text.setText(rows)
 
 
-class ImportCaWizard(QWizard):
+class ImportCaWizard(ActionWizard):
     """Stores the imported CA on a worker when Import is pressed; ``imported(Authority)`` then fires."""
 
     imported = Signal(object)
 
+    failure_title = "The CA was not imported"
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.setWindowTitle("Import an existing CA")
-        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.files_page = FilesPage(session)
         self.findings_page = FindingsPage()
         self.passphrase_page = PassphrasePage()
         self.passphrase_page.setSubTitle(
             "mTLS Lab stores the CA key encrypted with this passphrase (your original files are not changed)."
         )
-        self.busy = BusyBar()
-        self.passphrase_page.layout().addWidget(self.busy)  # type: ignore[union-attr]
+        self.busy_bar = BusyBar()
+        self.passphrase_page.layout().addWidget(self.busy_bar)  # type: ignore[union-attr]
         self.setPage(Page.FILES, self.files_page)
         self.setPage(Page.FINDINGS, self.findings_page)
         self.setPage(Page.PASSPHRASE, self.passphrase_page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Import")
         self.resize(700, 460)
-        self._busy = False
 
     def accept(self) -> None:
-        if self._busy or self.files_page.imported is None:
+        if self.files_page.imported is None:
             return
-        self._busy = True
-        self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
-        self.busy.start("Encrypting and storing the CA key…")
         authority = self.files_page.imported.authority
         passphrase = self.passphrase_page.passphrase.text()
         ws = self.session.workspace
-        self.session.tasks.run(lambda: ws.import_ca(authority, passphrase=passphrase), on_success=self._done,
-                               on_failure=self._failed, owner=self, label="import CA")
-
-    def reject(self) -> None:
-        if not self._busy:
-            super().reject()
-
-    def _done(self, authority: Authority) -> None:
-        self._busy = False
-        self.busy.stop()
-        self.imported.emit(authority)
-        super().accept()
-
-    def _failed(self, message: str) -> None:
-        self._busy = False
-        self.busy.stop()
-        self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
-        self.session.messages.error("The CA was not imported", sentence(message), parent=self)
+        self.run_action(
+            lambda: ws.import_ca(authority, passphrase=passphrase),
+            label="import CA",
+            caption="Encrypting and storing the CA key…",
+            busy_bar=self.busy_bar,
+            done=self.imported.emit,
+        )

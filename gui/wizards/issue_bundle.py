@@ -28,10 +28,9 @@ from core.authority import Authority
 from core.bundles import BundleProfile, check_bundle_password
 from core.passwords import generate_password
 from core.profiles import CLIENT_DEFAULT_DAYS, SERVER_APPLE_LIMIT_DAYS
-from core.workspace import IssuedBundle
 from gui.messages import sentence
 from gui.session import Session
-from gui.wizards.common import BusyBar, ErrorLabel
+from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
 
 
 class Page(enum.IntEnum):
@@ -163,17 +162,17 @@ class SummaryPage(QWizardPage):
         )
 
 
-class IssueBundleWizard(QWizard):
+class IssueBundleWizard(ActionWizard):
     """Issues the bundle on a worker when Issue is pressed; ``issued(IssuedBundle, password)`` then fires."""
 
     issued = Signal(object, str)
 
+    failure_title = "The bundle was not issued"
+
     def __init__(self, session: Session, authority: Authority, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.authority = authority
         self.setWindowTitle("Issue a client bundle")
-        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.student_page = StudentPage(session)
         self.password_page = PasswordPage()
         self.summary_page = SummaryPage()
@@ -182,7 +181,6 @@ class IssueBundleWizard(QWizard):
         self.setPage(Page.SUMMARY, self.summary_page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Issue")
         self.resize(620, 440)
-        self._busy = False
 
     def student_name(self) -> str:
         return str(self.field("name")).strip()
@@ -202,43 +200,17 @@ class IssueBundleWizard(QWizard):
         return value
 
     def accept(self) -> None:
-        if self._busy:
-            return
-        self._set_busy(True)
         ws, authority = self.session.workspace, self.authority
         name, email, days, password = self.student_name(), self.email(), self.valid_days(), self.password()
         profile = self.profile()
-        self.session.tasks.run(
+        self.run_action(
             lambda: ws.issue_client_bundle(authority, name=name, password=password, email=email, valid_days=days,
                                            profile=profile),
-            on_success=lambda bundle: self._issued(bundle, password),
-            on_failure=self._failed,
-            owner=self,
             label="issue bundle",
+            caption="Making the key and encrypting the bundle…",
+            busy_bar=self.summary_page.busy,
+            done=lambda bundle: self.issued.emit(bundle, password),
         )
-
-    def reject(self) -> None:
-        if not self._busy:
-            super().reject()
-
-    def _issued(self, bundle: IssuedBundle, password: str) -> None:
-        self._set_busy(False)
-        self.issued.emit(bundle, password)
-        super().accept()
-
-    def _failed(self, message: str) -> None:
-        self._set_busy(False)
-        self.session.messages.error("The bundle was not issued", sentence(message), parent=self)
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        for button in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton,
-                       QWizard.WizardButton.CancelButton):
-            self.button(button).setEnabled(not busy)
-        if busy:
-            self.summary_page.busy.start("Making the key and encrypting the bundle…")
-        else:
-            self.summary_page.busy.stop()
 
 
 class BundleReadyDialog(QDialog):

@@ -24,7 +24,7 @@ from core.keys import KeyType
 from core.profiles import SERVER_APPLE_LIMIT_DAYS, SERVER_DEFAULT_DAYS, parse_hosts
 from gui.messages import sentence
 from gui.session import Session
-from gui.wizards.common import BusyBar, ErrorLabel
+from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
 
 
 class Page(enum.IntEnum):
@@ -116,17 +116,17 @@ class SummaryPage(QWizardPage):
         )
 
 
-class IssueServerWizard(QWizard):
+class IssueServerWizard(ActionWizard):
     """Issues the certificate on a worker when Issue is pressed; ``issued(certificate)`` then fires."""
 
     issued = Signal(object)
 
+    failure_title = "The server certificate was not issued"
+
     def __init__(self, session: Session, authority: Authority, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.authority = authority
         self.setWindowTitle("Issue the demo site's server certificate")
-        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.hosts_page = HostsPage()
         self.key_page = KeyPage()
         self.summary_page = SummaryPage()
@@ -135,7 +135,6 @@ class IssueServerWizard(QWizard):
         self.setPage(Page.SUMMARY, self.summary_page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Issue")
         self.resize(620, 440)
-        self._busy = False
 
     def hosts(self) -> list[str]:
         return self.hosts_page.host_list()
@@ -149,38 +148,12 @@ class IssueServerWizard(QWizard):
         return self.key_page.days.value()
 
     def accept(self) -> None:
-        if self._busy:
-            return
-        self._set_busy(True)
         ws, authority = self.session.workspace, self.authority
         hosts, key_type, days = self.hosts(), self.key_type(), self.valid_days()
-        self.session.tasks.run(
+        self.run_action(
             lambda: ws.issue_server(authority, hosts=hosts, key_type=key_type, valid_days=days),
-            on_success=self._issued,
-            on_failure=self._failed,
-            owner=self,
             label="issue server certificate",
+            caption="Making the key and signing the certificate…",
+            busy_bar=self.summary_page.busy,
+            done=self.issued.emit,
         )
-
-    def reject(self) -> None:
-        if not self._busy:
-            super().reject()
-
-    def _issued(self, cert: object) -> None:
-        self._set_busy(False)
-        self.issued.emit(cert)
-        super().accept()
-
-    def _failed(self, message: str) -> None:
-        self._set_busy(False)
-        self.session.messages.error("The server certificate was not issued", sentence(message), parent=self)
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        for button in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton,
-                       QWizard.WizardButton.CancelButton):
-            self.button(button).setEnabled(not busy)
-        if busy:
-            self.summary_page.busy.start("Making the key and signing the certificate…")
-        else:
-            self.summary_page.busy.stop()

@@ -28,7 +28,7 @@ from core.site_users import check_username
 from core.workspace import Workspace, WorkspaceError
 from gui.messages import sentence
 from gui.session import Session
-from gui.wizards.common import BusyBar, ErrorLabel
+from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
 from gui.wizards.create_ca import PassphrasePage
 from gui.wizards.issue_server import HostsPage
 
@@ -158,16 +158,16 @@ class SummaryPage(QWizardPage):
         )
 
 
-class QuickClassroomWizard(QWizard):
+class QuickClassroomWizard(ActionWizard):
     """Builds the whole classroom on a worker; ``ready(Classroom)`` fires when it is done."""
 
     ready = Signal(object)
 
+    failure_title = "The classroom was not set up"
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.setWindowTitle("Quick classroom")
-        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.ca_page = CaPage()
         self.passphrase_page = PassphrasePage()
         self.hosts_page = HostsPage()
@@ -179,16 +179,8 @@ class QuickClassroomWizard(QWizard):
             self.setPage(page_id, page)
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Set up")
         self.resize(680, 480)
-        self._busy = False
 
     def accept(self) -> None:
-        if self._busy:
-            return
-        self._busy = True
-        for button in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton,
-                       QWizard.WizardButton.CancelButton):
-            self.button(button).setEnabled(False)
-        self.summary_page.busy.start("Creating the CA, the site's certificate and every bundle…")
         ws = self.session.workspace
         name, org = self.ca_page.common_name.text().strip(), self.ca_page.organization.text().strip() or None
         passphrase = self.passphrase_page.passphrase.text()
@@ -196,25 +188,13 @@ class QuickClassroomWizard(QWizard):
         rows = list(self.students_page.rows)
         username = self.students_page.username.text().strip()
         port = self.students_page.port.value()
-        self.session.tasks.run(lambda: _build(ws, name, org, passphrase, hosts, rows, username, port),
-                               on_success=self._done, on_failure=self._failed, owner=self,
-                               label="set up the classroom")
-
-    def reject(self) -> None:
-        if not self._busy:
-            super().reject()
-
-    def _done(self, classroom: Classroom) -> None:
-        self._busy = False
-        self.summary_page.busy.stop()
-        self.ready.emit(classroom)
-        super().accept()
-
-    def _failed(self, message: str) -> None:
-        self._busy = False
-        self.summary_page.busy.stop()
-        self.button(QWizard.WizardButton.CancelButton).setEnabled(True)
-        self.session.messages.error("The classroom was not set up", sentence(message), parent=self)
+        self.run_action(
+            lambda: _build(ws, name, org, passphrase, hosts, rows, username, port),
+            label="set up the classroom",
+            caption="Creating the CA, the site's certificate and every bundle…",
+            busy_bar=self.summary_page.busy,
+            done=self.ready.emit,
+        )
 
 
 def _build(ws: Workspace, name: str, org: str | None, passphrase: str, hosts: list[str], rows: list[object],
