@@ -53,13 +53,15 @@ def run_gui(argv: list[str]) -> int:
         print(message, file=sys.stderr)
         return 2
     app = QApplication.instance()
+    ours = list(argv)
     if not isinstance(app, QApplication):
         # Qt takes its own options (-platform, -style ...) out of the list first.
         app = QApplication([sys.argv[0] if sys.argv else "mtls-lab", *argv])
+        ours = app.arguments()[1:]
     app.setApplicationName("mTLS Lab")
     app.setWindowIcon(QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icons" / "app.svg")))
     app.setOrganizationName("mTLS Lab")
-    args = parse_args(app.arguments()[1:])
+    args = parse_args(ours)
     workspace = choose_workspace(args.workspace, app_settings())
 
     from gui.main_window import MainWindow

@@ -6,12 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-app}"
 
-# Qt's offscreen/xcb platforms need these shared libraries and a font.
-debs=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
+# Qt's offscreen platform needs these shared libraries and a font; its xcb platform (a real X11 or
+# XWayland window) needs the xcb helpers too ("From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed").
+debs=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+      libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
+      libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0)
 if [ "$mode" = test ]; then
   # Real peers the tests drive: curl, openssl s_client, NSS's certutil/pk12util, Chromium, nginx,
   # Java's keytool, and the CAs we import from and compare with (easy-rsa, mkcert).
   debs+=(curl openssl libnss3-tools chromium nginx-light openjdk-17-jre-headless easy-rsa mkcert)
+  # A real X11 display for the one test that opens the window as a user would (xcb platform).
+  debs+=(xvfb xauth)
 fi
 
 if command -v dpkg-query >/dev/null 2>&1; then
