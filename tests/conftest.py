@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +71,17 @@ def need(tool: str) -> str:
     if path is None:
         pytest.fail(f"{tool} is not installed; .ci/run installs it (run ./run-tests.sh)")
     return path
+
+
+def poll_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.02, what: str = "") -> None:
+    """Wait for a condition on another process (a file it writes, a pid that ends) with a deadline.
+
+    In-process code signals with events; an external process can only be observed, so this polls,
+    as pytest-qt's waitUntil does for widgets.
+    """
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or 'the condition'}")
+        pause.wait(interval)

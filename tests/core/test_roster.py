@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import cli
 from core.bundles import read_p12
 from core.roster import RosterError, issue_roster, parse_roster, spreadsheet_safe
 from core.workspace import Workspace, WorkspaceError
-from tests.conftest import CA_PASSPHRASE
+from tests.conftest import CA_PASSPHRASE, poll_until
 
 
 @pytest.fixture
@@ -221,12 +220,12 @@ def test_kill_9_mid_batch_keeps_every_password_and_ends_the_workers(ws: Workspac
                             stderr=subprocess.PIPE)
     try:
         handout = out / "handout.csv"
-        deadline = time.monotonic() + 120
         # Two lines: the second is written only after the first bundle is recorded.
-        while not (handout.is_file() and len(_handout(handout)) >= 2):
+        def two_lines() -> bool:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no bundle finished within 120 s"
-            time.sleep(0.02)
+            return handout.is_file() and len(_handout(handout)) >= 2
+
+        poll_until(two_lines, timeout=120, what="a bundle to finish")
         workers = _children(proc.pid)
         assert workers, "the batch runs in worker processes"
         proc.kill()
@@ -237,10 +236,8 @@ def test_kill_9_mid_batch_keeps_every_password_and_ends_the_workers(ws: Workspac
             proc.wait(timeout=30)
         if proc.stderr:
             proc.stderr.close()
-    deadline = time.monotonic() + 30
-    while any(_alive(pid, started) for pid, started in workers.items()):
-        assert time.monotonic() < deadline, f"worker processes outlived the batch: {workers}"
-        time.sleep(0.05)
+    poll_until(lambda: not any(_alive(pid, started) for pid, started in workers.items()), timeout=30,
+               what=f"the worker processes {sorted(workers)} to end with the batch")
 
     listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "list", "--json", "--workspace", str(ws.root)],
                             cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120)
