@@ -306,8 +306,10 @@ def cmd_list(args: argparse.Namespace) -> int:
                            "not_after": r.not_after.isoformat(), "fingerprint_sha256": r.fingerprint_sha256,
                            "bundle": r.bundle_path} for r in records], indent=2))
     else:
+        width = max([len(r.common_name) for r in records] + [4])
+        print(f"{'KIND':7} {'STATUS':8} {'EXPIRES':10}  {'NAME':{width}}  SERIAL")
         for r in records:
-            print(f"{r.kind:7} {r.status:8} {r.not_after:%Y-%m-%d}  {r.common_name}  {r.serial}")
+            print(f"{r.kind:7} {r.status:8} {r.not_after:%Y-%m-%d}  {r.common_name:{width}}  {r.serial}")
     return 0
 
 

@@ -48,6 +48,8 @@ def no_display_message() -> str | None:
 
 def run_gui(argv: list[str]) -> int:
     """Create the application and the main window, and run until it is closed."""
+    if "-h" in argv or "--help" in argv:
+        parse_args(argv)  # prints the help and exits, display or not
     message = no_display_message()
     if message is not None and QApplication.instance() is None:
         print(message, file=sys.stderr)
