@@ -65,7 +65,7 @@ class Authority:
     ) -> Issued:
         """Issue a server certificate for ``hosts`` (names and IP addresses).
 
-        The first host becomes the CN; every host is in the subjectAltName, IP
+        The first host of at most 64 bytes becomes the CN; every host is in the subjectAltName, IP
         addresses as iPAddress entries.
 
         Raises:
@@ -73,7 +73,12 @@ class Authority:
         """
         self._check_within_ca(valid_days)
         san = parse_hosts(hosts)
-        first = san[0].value
+        # The CN is only a label (browsers match the subjectAltName) and X.509 caps it at 64
+        # bytes: use the first name that fits; a long DNS name still goes into the SAN.
+        first = next((g.value for g in san if len(str(g.value).encode()) <= 64), None)
+        if first is None:
+            raise ValueError("at least one host name must be 64 characters or shorter (it becomes the certificate's "
+                             "name); add a shorter one such as localhost")
         key = generate_private_key(key_type)
         request = CertificateRequest(
             kind=Kind.SERVER,

@@ -102,3 +102,13 @@ def test_bad_host_names_are_refused(bad: str) -> None:
 def test_the_any_address_is_refused_with_the_reason(host: str) -> None:
     with pytest.raises(ValueError, match="'any' address"):
         parse_hosts(["localhost", host])
+
+
+def test_long_host_name_goes_into_the_san_with_a_short_cn() -> None:
+    ca = create_root_ca(common_name="Long Names CA")
+    long_name = "a" * 60 + ".classroom.example"  # 78 characters: a valid DNS name, too long for a CN
+    cert = ca.issue_server(hosts=[long_name, "localhost"]).certificate
+    assert cert.subject.rfc4514_string() == "CN=localhost"
+    assert long_name in ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    with pytest.raises(ValueError, match="64 characters or shorter"):
+        ca.issue_server(hosts=[long_name])
