@@ -50,3 +50,29 @@ def test_quick_classroom_end_to_end(qtbot, make_window, tmp_path: Path) -> None:
         url=site.url, ca_cert=ws.ca_cert_path, bundle=ws.clients_dir / rows[1]["file"],
         bundle_password=rows[1]["password"], username="student", password=login_password))
     assert all(step.status is Status.OK for step in report.steps), report.to_text()
+
+
+def test_bad_class_list_and_username_stay_on_the_page(qtbot, make_window, tmp_path: Path) -> None:
+    window = make_window(tmp_path / "ws")
+    wizard = window.open_quick_classroom()
+    wizard.ca_page.common_name.setText("Quick CA")
+    wizard.button(NEXT).click()
+    wizard.passphrase_page.passphrase.setText("quick classroom passphrase")
+    wizard.passphrase_page.confirmation.setText("quick classroom passphrase")
+    wizard.button(NEXT).click()
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == Page.STUDENTS
+    page = wizard.students_page
+    page.username.setText("has spaces")
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == Page.STUDENTS
+    assert "username" in page.error.text().lower()
+    roster = tmp_path / "bad.csv"
+    roster.write_text("name\nAda\nAda\n", encoding="utf-8")
+    page.username.setText("student")
+    page.roster.setText(str(roster))
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == Page.STUDENTS
+    assert "line 3" in page.error.text().lower()
+    wizard.reject()
+    assert not window.workspace.has_ca()
