@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.doctor import DoctorReport, Verdict, diagnose_bundle
+from gui.file_field import BUNDLE_FILES, CERTIFICATE_FILES, file_row
 from gui.session import Session
 
 VERDICT_ICONS = {
@@ -43,17 +44,16 @@ class DoctorPage(QWidget):
         self.ca_file = QLineEdit()
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        browse_bundle = QPushButton("Browse…")
-        browse_ca = QPushButton("Browse…")
-        browse_bundle.clicked.connect(
-            lambda: self._pick(self.bundle_file, "Client bundle", "PKCS#12 bundles (*.p12 *.pfx);;All files (*)"))
-        browse_ca.clicked.connect(
-            lambda: self._pick(self.ca_file, "CA certificate", "Certificates (*.crt *.pem *.cer *.der);;All files (*)"))
+        in_workspace = lambda: str(session.workspace.root)  # noqa: E731
+        bundle_row, _ = file_row(self.bundle_file, session.messages, "Client bundle", BUNDLE_FILES,
+                                 start=in_workspace, parent=self)
+        ca_row, _ = file_row(self.ca_file, session.messages, "CA certificate", CERTIFICATE_FILES,
+                             start=in_workspace, parent=self)
         inputs = QGroupBox("Bundle to examine (nothing leaves this computer)")
         form = QFormLayout(inputs)
-        form.addRow("Client bundle:", _row(self.bundle_file, browse_bundle))
+        form.addRow("Client bundle:", bundle_row)
         form.addRow("Bundle password:", self.password)
-        form.addRow("CA certificate (optional):", _row(self.ca_file, browse_ca))
+        form.addRow("CA certificate (optional):", ca_row)
 
         self.examine_button = QPushButton("Examine bundle")
         self.examine_button.setDefault(True)
@@ -97,12 +97,6 @@ class DoctorPage(QWidget):
             self.bundle_file.setText(str(bundle.path))
             self.password.setText(bundle.password)
         self._prefill()
-
-    def _pick(self, target: QLineEdit, title: str, file_filter: str) -> None:
-        start = target.text() or str(self.session.workspace.root)
-        path = self.session.messages.ask_file(title, start, file_filter, parent=self)
-        if path:
-            target.setText(path)
 
     def examine(self) -> None:
         bundle = self.bundle_file.text().strip()
@@ -157,7 +151,9 @@ class DoctorPage(QWidget):
         for item in sections:
             item.setExpanded(item.text(0) != "CA certificate 1")
         for i in range(checks.childCount()):  # a problem's fix is shown without a click
-            checks.child(i).setExpanded(True)
+            child = checks.child(i)
+            if child is not None:
+                child.setExpanded(True)
         self.report_ready.emit(report)
 
     def _crashed(self, message: str) -> None:
@@ -174,12 +170,6 @@ class DoctorPage(QWidget):
         top = self.tree.topLevelItem(0)
         if top is None:
             return {}
-        return {top.child(i).text(0): str(top.child(i).data(0, Qt.ItemDataRole.UserRole))
-                for i in range(top.childCount())}
+        children = [top.child(i) for i in range(top.childCount())]
+        return {c.text(0): str(c.data(0, Qt.ItemDataRole.UserRole)) for c in children if c is not None}
 
-
-def _row(field: QLineEdit, button: QPushButton) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(field, 1)
-    row.addWidget(button)
-    return row

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.connection_test import ConnectionReport, ConnectionTestInput, Status, Step, run_connection_test
+from gui.file_field import CERTIFICATE_FILES, file_row
 from gui.session import Session
 from gui.settings import app_settings
 
@@ -62,20 +63,19 @@ class TestConnectionPage(QWidget):
         self.username = QLineEdit()
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.browse_ca = QPushButton("Browse…")
-        self.browse_bundle = QPushButton("Browse…")
-        self.browse_ca.clicked.connect(
-            lambda: self._pick(self.ca_file, "CA certificate", "Certificates (*.crt *.pem *.cer *.der);;All files (*)")
-        )
-        self.browse_bundle.clicked.connect(
-            lambda: self._pick(self.bundle_file, "Client bundle",
-                               "PKCS#12 bundles (*.p12 *.pfx);;PEM certificate + key (*.pem *.crt);;All files (*)")
+        in_workspace = lambda: str(session.workspace.root)  # noqa: E731
+        ca_row, self.browse_ca = file_row(self.ca_file, session.messages, "CA certificate", CERTIFICATE_FILES,
+                                          start=in_workspace, parent=self)
+        bundle_row, self.browse_bundle = file_row(
+            self.bundle_file, session.messages, "Client bundle",
+            "PKCS#12 bundles (*.p12 *.pfx);;PEM certificate + key (*.pem *.crt);;All files (*)",
+            start=in_workspace, parent=self,
         )
         inputs = QGroupBox("What to test")
         form = QFormLayout(inputs)
         form.addRow("Site address:", self.url)
-        form.addRow("CA certificate:", _row(self.ca_file, self.browse_ca))
-        form.addRow("Client bundle:", _row(self.bundle_file, self.browse_bundle))
+        form.addRow("CA certificate:", ca_row)
+        form.addRow("Client bundle:", bundle_row)
         form.addRow("Bundle password:", self.bundle_password)
         form.addRow("Username:", self.username)
         form.addRow("Password:", self.password)
@@ -155,12 +155,6 @@ class TestConnectionPage(QWidget):
         if user is not None:
             self.username.setText(user.name)
             self.password.setText(user.password)
-
-    def _pick(self, target: QLineEdit, title: str, file_filter: str) -> None:
-        start = target.text() or str(self.session.workspace.root)
-        path = self.session.messages.ask_file(title, start, file_filter, parent=self)
-        if path:
-            target.setText(path)
 
     # -- running --------------------------------------------------------------------------
     def run_test(self) -> None:
@@ -255,9 +249,3 @@ class TestConnectionPage(QWidget):
             out.append((item.text(0), str(item.data(0, Qt.ItemDataRole.UserRole))))
         return out
 
-
-def _row(field: QLineEdit, button: QPushButton) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(field, 1)
-    row.addWidget(button)
-    return row

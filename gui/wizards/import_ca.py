@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.authority import common_name
 from core.importer import CAImportError, ImportedCA, import_p12, import_pem
+from gui.file_field import CERTIFICATE_FILES, file_row
 from gui.messages import sentence
 from gui.session import Session
 from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
@@ -67,9 +67,8 @@ class FilesPage(QWizardPage):
         self.error = ErrorLabel()
         form = QFormLayout(self)
         form.addRow(self.pair)
-        certs = "Certificates (*.crt *.pem *.cer *.der);;All files (*)"
         keys = "Keys (*.key *.pem *.der);;All files (*)"
-        form.addRow("Certificate:", self._with_browse(self.cert_file, "CA certificate", certs))
+        form.addRow("Certificate:", self._with_browse(self.cert_file, "CA certificate", CERTIFICATE_FILES))
         form.addRow("Private key:", self._with_browse(self.key_file, "CA private key", keys))
         form.addRow(self.p12)
         form.addRow(".p12 file:", self._with_browse(self.p12_file, "CA .p12", "PKCS#12 (*.p12 *.pfx);;All files (*)"))
@@ -81,18 +80,7 @@ class FilesPage(QWizardPage):
         self._mode()
 
     def _with_browse(self, field: QLineEdit, title: str, file_filter: str) -> QHBoxLayout:
-        row = QHBoxLayout()
-        button = QPushButton("Browse…")
-
-        def browse() -> None:
-            chosen = self.session.messages.ask_file(title, str(Path.home()), file_filter)
-            if chosen:
-                field.setText(chosen)
-
-        button.clicked.connect(browse)
-        row.addWidget(field, 1)
-        row.addWidget(button)
-        return row
+        return file_row(field, self.session.messages, title, file_filter)[0]
 
     def _mode(self) -> None:
         pair = self.pair.isChecked()

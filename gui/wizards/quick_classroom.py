@@ -10,10 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -26,6 +24,7 @@ from core.passwords import generate_password
 from core.roster import RosterError, RosterResult, parse_roster, read_roster_file
 from core.site_users import check_username
 from core.workspace import Workspace, WorkspaceError
+from gui.file_field import CSV_FILES, file_row
 from gui.messages import sentence
 from gui.session import Session
 from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
@@ -79,11 +78,7 @@ class StudentsPage(QWizardPage):
         )
         self.roster = QLineEdit()
         self.roster.setPlaceholderText("optional: roster.csv")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        roster_row = QHBoxLayout()
-        roster_row.addWidget(self.roster, 1)
-        roster_row.addWidget(browse)
+        roster_row, _ = file_row(self.roster, session.messages, "Choose the class list", CSV_FILES)
         self.count = QSpinBox()
         self.count.setRange(1, 500)
         self.count.setValue(30)
@@ -104,12 +99,6 @@ class StudentsPage(QWizardPage):
         form.addRow(self.error)
         self.roster.textChanged.connect(lambda text: self.count.setEnabled(not text.strip()))
         self.roster.textChanged.connect(self.error.clear_error)
-
-    def _browse(self) -> None:
-        chosen = self.session.messages.ask_file("Choose the class list", str(Path.home()),
-                                                "CSV files (*.csv);;All files (*)")
-        if chosen:
-            self.roster.setText(chosen)
 
     def roster_bytes(self) -> bytes:
         if self.roster.text().strip():

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -33,6 +32,7 @@ from core.bundles import BundleProfile
 from core.profiles import CLIENT_DEFAULT_DAYS
 from core.roster import RosterError, RosterResult, RosterRow, issue_roster, parse_roster, read_roster_file
 from core.workspace import WorkspaceError
+from gui.file_field import CSV_FILES, file_row
 from gui.messages import sentence
 from gui.session import Session
 from gui.wizards.common import ErrorLabel
@@ -62,13 +62,9 @@ class FilePage(QWizardPage):
         )
         self.roster = QLineEdit()
         self.roster.setPlaceholderText("path to roster.csv")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self.browse)
+        row, _ = file_row(self.roster, session.messages, "Choose the class list", CSV_FILES, then=self.check)
         self.out_dir = QLineEdit(str(session.workspace.clients_dir))
         self.out_dir.setToolTip("The bundles and handout.csv (with every password) are written here, owner-only")
-        row = QHBoxLayout()
-        row.addWidget(self.roster, 1)
-        row.addWidget(browse)
         check = QPushButton("Check")
         check.clicked.connect(self.check)
         self.preview = QTableWidget(0, 3)
@@ -99,14 +95,6 @@ class FilePage(QWizardPage):
         layout.addWidget(self.error)
         self.roster.textChanged.connect(self._changed)
         self.out_dir.textChanged.connect(self._changed)
-
-    def browse(self) -> None:
-        chosen = self.session.messages.ask_file(
-            "Choose the class list", str(Path.home()), "CSV files (*.csv);;All files (*)"
-        )
-        if chosen:
-            self.roster.setText(chosen)
-            self.check()
 
     def _changed(self) -> None:
         self.rows = []

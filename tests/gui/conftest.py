@@ -23,6 +23,7 @@ class Answers:
         self.save_to: str | None = None
         self.choice: str | None = None
         self.directory: str | None = None
+        self.file: str | None = None
         self.asked: list[str] = []
 
     def ask(self, title: str, label: str, *, secret: bool = False, parent: object = None) -> str | None:
@@ -31,7 +32,7 @@ class Answers:
 
     def ask_file(self, title: str, start: str, file_filter: str, *, parent: object = None) -> str | None:
         self.asked.append(title)
-        return None
+        return self.file
 
     def ask_directory(self, title: str, start: str, *, parent: object = None) -> str | None:
         self.asked.append(title)
