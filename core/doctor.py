@@ -26,6 +26,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from core.bundles import BundleError, WrongPasswordError, open_p12
+from core.der import Node as _Node
+from core.der import oid as _oid
+from core.der import parse as _parse
 from core.keys import PrivateKey
 
 # -- safe text for reports --------------------------------------------------------------
@@ -230,69 +233,6 @@ _OIDS = {
     "1.2.840.113549.2.10": "HMAC-SHA384",
     "1.2.840.113549.2.11": "HMAC-SHA512",
 }
-
-
-@dataclass
-class _Node:
-    tag: int
-    constructed: bool
-    content: bytes
-    children: list[_Node] = field(default_factory=list)
-
-    def octets(self) -> bytes:
-        """An OCTET STRING's bytes, joining BER's constructed pieces (Windows writes those)."""
-        return b"".join(c.octets() for c in self.children) if self.constructed else self.content
-
-
-def _parse(data: bytes, pos: int = 0, depth: int = 0) -> tuple[_Node, int]:
-    if depth > 40 or pos + 2 > len(data):
-        raise ValueError("truncated or too deeply nested ASN.1")
-    tag = data[pos]
-    if tag & 0x1F == 0x1F:
-        raise ValueError("high tag numbers are not used in PKCS#12")
-    constructed = bool(tag & 0x20)
-    length = data[pos + 1]
-    pos += 2
-    if length == 0x80:  # BER indefinite length: children until end-of-contents
-        if not constructed:
-            raise ValueError("indefinite length on a primitive value")
-        node = _Node(tag, True, b"")
-        while data[pos:pos + 2] != b"\x00\x00":
-            child, pos = _parse(data, pos, depth + 1)
-            node.children.append(child)
-            if pos >= len(data):
-                raise ValueError("unterminated indefinite length")
-        return node, pos + 2
-    if length & 0x80:
-        n = length & 0x7F
-        if n > 4 or pos + n > len(data):
-            raise ValueError("bad ASN.1 length")
-        length = int.from_bytes(data[pos:pos + n], "big")
-        pos += n
-    end = pos + length
-    if end > len(data):
-        raise ValueError("truncated ASN.1 value")
-    node = _Node(tag, constructed, data[pos:end])
-    if constructed:
-        p = pos
-        while p < end:
-            child, p = _parse(data[:end], p, depth + 1)
-            node.children.append(child)
-    return node, end
-
-
-def _oid(node: _Node) -> str:
-    if node.tag != 0x06 or not node.content:
-        raise ValueError("expected an OBJECT IDENTIFIER")
-    b = node.content
-    arcs = [b[0] // 40 if b[0] < 80 else 2, b[0] - 40 * min(b[0] // 40, 2)]
-    value = 0
-    for byte in b[1:]:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    return ".".join(map(str, arcs))
 
 
 def _name(oid: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from core.bundles import (
+    KDF_ROUNDS,
     BundleProfile,
     NotABundleError,
     WrongPasswordError,
@@ -125,6 +127,9 @@ def test_profile_algorithms_shown_by_openssl(profile_bundle: tuple[BundleProfile
         assert "MAC: sha256" in text
         assert "PBES2, PBKDF2, AES-256-CBC" in text
         assert "3DES" not in text
+        # A guesser checks each guess against the cheapest derivation: the MAC must cost as
+        # much as the two encrypted bags (cryptography alone writes the MAC with 2,048).
+        assert re.findall(r"Iteration (\d+)", text) == [str(KDF_ROUNDS)] * 3, text
     else:
         assert "MAC: sha1" in text
         assert "pbeWithSHA1And3-KeyTripleDES-CBC" in text
@@ -167,3 +172,28 @@ def test_profile_lists_with_keytool(profile_bundle: tuple[BundleProfile, Path, P
 def test_unknown_profile_is_named() -> None:
     with pytest.raises(ValueError, match="modern or compatible"):
         BundleProfile.parse("fast")
+
+
+@pytest.mark.parametrize("password", ["pässwörd-é-ü", "密码很长的密码密码", "emoji-\U0001f600-pass"],
+                         ids=["latin", "cjk", "astral"])
+def test_non_ascii_password_opens_in_openssl_and_nss(classroom: Classroom, tmp_path: Path, password: str) -> None:
+    """The re-keyed MAC is derived as every reader derives it, for any password a student may be given."""
+    issued = classroom.authority.issue_client(name="Zoë Unicode")
+    bundle = tmp_path / "zoe.p12"
+    write_p12(bundle, key=issued.key, certificate=issued.certificate,
+              ca_certificates=[classroom.authority.certificate], password=password, friendly_name="Zoë Unicode")
+    pw = tmp_path / "pw"
+    pw.write_text(password, encoding="utf-8")
+    out = subprocess.run([need("openssl"), "pkcs12", "-info", "-in", str(bundle), "-noout", "-passin", f"file:{pw}"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"MAC: sha256, Iteration {KDF_ROUNDS}" in out.stdout + out.stderr
+    assert read_p12(bundle, password).certificate == issued.certificate
+    with pytest.raises(WrongPasswordError):
+        read_p12(bundle, password[:-1])
+    db = tmp_path / "nssdb"
+    db.mkdir()
+    subprocess.run([need("certutil"), "-N", "-d", f"sql:{db}", "--empty-password"], check=True, capture_output=True)
+    imp = subprocess.run([need("pk12util"), "-i", str(bundle), "-d", f"sql:{db}", "-w", str(pw)],
+                         capture_output=True, text=True, check=False)
+    assert imp.returncode == 0, imp.stdout + imp.stderr
