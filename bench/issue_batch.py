@@ -5,8 +5,8 @@
 For each tool, ``--count`` RSA-2048 bundles, each a new key, a certificate signed by
 the tool's CA and a password-protected PKCS#12 export:
 
-* mTLS Lab: ``core.roster.issue_roster`` (modern profile: AES-256, PBKDF2 50,000
-  rounds, SHA-256 MAC; worker processes on every core, registry rows, atomic files);
+* mTLS Lab: ``core.roster.issue_roster`` (modern profile: AES-256, PBKDF2 10,000
+  rounds, SHA-256 MAC of 10,000 rounds; worker processes on every core, registry rows, atomic files);
   then the same with ECDSA P-256 keys, and RSA-2048 in the compatible profile (3DES,
   2,048 rounds: the encryption mkcert's bundles use).
 * easy-rsa: ``easyrsa build-client-full NAME nopass`` then ``easyrsa export-p12 NAME``,
