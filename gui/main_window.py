@@ -6,7 +6,7 @@ import enum
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from core.authority import Authority
 from core.workspace import IssuedBundle, Workspace
+from gui.icons import icon
 from gui.messages import Messages
 from gui.operations import TaskManager
 from gui.pages.authority import AuthorityPage
@@ -60,8 +61,6 @@ class Area(enum.IntEnum):
     BUNDLE_DOCTOR = 6
 
 
-ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
-
 # SVG icons from resources/icons, so they stay sharp at any device pixel ratio.
 AREA_LABELS = {
     Area.WELCOME: ("Welcome", "welcome.svg"),
@@ -83,7 +82,7 @@ class MainWindow(QMainWindow):
         self.session = Session(ws, self.messages, self.tasks)
         self.wizard: QWizard | None = None
         self.setWindowTitle(f"mTLS Lab — {ws.root}")
-        self.setWindowIcon(QIcon(str(ICONS / "app.svg")))
+        self.setWindowIcon(icon("app"))
 
         self.welcome_page = WelcomePage(self.session)
         self.welcome_page.create_ca_requested.connect(self.open_create_ca)
@@ -118,8 +117,8 @@ class MainWindow(QMainWindow):
             (Area.STUDENT_HELP, self.student_help_page),
             (Area.BUNDLE_DOCTOR, self.doctor_page),
         ):
-            label, icon = AREA_LABELS[area]
-            item = QListWidgetItem(QIcon(str(ICONS / icon)), label)
+            label, icon_file = AREA_LABELS[area]
+            item = QListWidgetItem(icon(icon_file.removesuffix(".svg")), label)
             item.setToolTip(AREA_TIPS[area.name])
             item.setSizeHint(QSize(0, 40))
             self.nav.addItem(item)

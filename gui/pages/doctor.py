@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -23,13 +22,10 @@ from PySide6.QtWidgets import (
 
 from core.doctor import DoctorReport, Verdict, diagnose_bundle
 from gui.file_field import BUNDLE_FILES, CERTIFICATE_FILES, file_row
+from gui.icons import icon
 from gui.session import Session
 
-VERDICT_ICONS = {
-    Verdict.OK: QStyle.StandardPixmap.SP_DialogApplyButton,
-    Verdict.WARNING: QStyle.StandardPixmap.SP_MessageBoxWarning,
-    Verdict.PROBLEM: QStyle.StandardPixmap.SP_MessageBoxCritical,
-}
+VERDICT_ICONS = {Verdict.OK: "status-ok", Verdict.WARNING: "status-warning", Verdict.PROBLEM: "status-failed"}
 
 
 class DoctorPage(QWidget):
@@ -122,11 +118,10 @@ class DoctorPage(QWidget):
         self.result.setText("<b style='color:#1b7f3b'>Healthy: this bundle should work.</b>" if report.healthy
                             else f"<b style='color:#b00020'>{n} problem{'s' if n != 1 else ''} to fix.</b> "
                                  "See the checks below.")
-        style = self.style()
         checks = QTreeWidgetItem(["Checks", ""])
         for check in report.checks:
             item = QTreeWidgetItem(checks, [check.name, check.detail])
-            item.setIcon(0, style.standardIcon(VERDICT_ICONS[check.verdict]))
+            item.setIcon(0, icon(VERDICT_ICONS[check.verdict]))
             item.setData(0, Qt.ItemDataRole.UserRole, check.verdict.value)
             item.setToolTip(1, check.detail)
             if check.fix and check.verdict is not Verdict.OK:

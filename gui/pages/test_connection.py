@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -23,15 +22,13 @@ from PySide6.QtWidgets import (
 
 from core.connection_test import ConnectionReport, ConnectionTestInput, Status, Step, run_connection_test
 from gui.file_field import CERTIFICATE_FILES, file_row
+from gui.icons import icon
 from gui.session import Session
 from gui.settings import app_settings
 
 STATUS_WORDS = {Status.OK: "ok", Status.FAILED: "failed", Status.SKIPPED: "skipped"}
-STATUS_ICONS = {
-    Status.OK: QStyle.StandardPixmap.SP_DialogApplyButton,
-    Status.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
-    Status.SKIPPED: QStyle.StandardPixmap.SP_ArrowRight,
-}
+# A skipped step gets a grey dash, not an arrow: an arrow reads as "click to expand".
+STATUS_ICONS = {Status.OK: "status-ok", Status.FAILED: "status-failed", Status.SKIPPED: "status-skipped"}
 
 
 class _StepRelay(QObject):
@@ -191,7 +188,7 @@ class TestConnectionPage(QWidget):
         if step.status is Status.SKIPPED and step.cause:
             detail += f" — {step.cause}"
         item = QTreeWidgetItem([step.title, detail])
-        item.setIcon(0, self.style().standardIcon(STATUS_ICONS[step.status]))
+        item.setIcon(0, icon(STATUS_ICONS[step.status]))
         item.setData(0, Qt.ItemDataRole.UserRole, step.status.value)
         for name, value in step.facts.items():
             QTreeWidgetItem(item, [name, value]).setToolTip(1, value)  # long values are elided
