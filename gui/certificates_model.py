@@ -19,6 +19,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from core.registry import Record
+from gui.tones import Tone, tone
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
 _Index = QModelIndex | QPersistentModelIndex
@@ -47,11 +48,11 @@ KIND_LABELS = {"ca": "CA", "server": "Server", "client": "Client"}
 # Warn a month ahead: enough time to renew before a lesson breaks.
 EXPIRING_SOON = dt.timedelta(days=30)
 
-STATUS_COLOURS = {
-    "valid": "#1a7f37",
-    "expiring soon": "#9a6700",
-    "expired": "#b00020",
-    "revoked": "#b00020",
+STATUS_TONES = {
+    "valid": Tone.GOOD,
+    "expiring soon": Tone.WARNING,
+    "expired": Tone.BAD,
+    "revoked": Tone.BAD,
 }
 
 
@@ -187,7 +188,7 @@ class CertificateModel(QAbstractTableModel):
                 return f"from {_when(rec.not_before)} to {_when(rec.not_after)}"
             return None
         if role == Qt.ItemDataRole.ForegroundRole and col == Column.STATUS:
-            return QBrush(QColor(STATUS_COLOURS[self._status[row]]))
+            return QBrush(QColor(tone(STATUS_TONES[self._status[row]])))
         return None
 
 

@@ -30,6 +30,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget, QWizard  # noqa: E402
 
 from gui.main_window import Area, MainWindow  # noqa: E402
+from gui.tones import dark_palette  # noqa: E402
 from gui.wizards import IssueBundleWizard, IssueServerWizard, RosterWizard  # noqa: E402
 from gui.wizards.roster import Page as RosterPage  # noqa: E402
 
@@ -108,6 +109,8 @@ def opened_wizard(window: MainWindow, kind: type[QWizard], previous: QWidget | N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--dark", action="store_true",
+                        help="use a dark palette, as a system in dark mode gives (Fusion style)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     shoot = Shooter(args.out)
@@ -118,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         # (gui/settings.py keeps them as IniFormat/UserScope).
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
         app = QApplication.instance() or QApplication(["screenshots"])
+        if args.dark:
+            app.setStyle("Fusion")
+            app.setPalette(dark_palette())
         good_roster, bad_roster = write_rosters(tmp)
         old_cert, old_key = openssl_ca(tmp)
         window = MainWindow(tmp / "mTLS-Lab")

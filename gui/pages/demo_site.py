@@ -27,6 +27,7 @@ from embedded_server.events import Event
 from embedded_server.site import DEFAULT_PORT, DemoSite, SiteConfig, SiteError
 from gui.messages import sentence
 from gui.session import Credentials, Session
+from gui.tones import Tone, tone
 
 MAX_LOG_LINES = 1000
 _BAD_KINDS = ("refused", "failed", "error", "denied")
@@ -265,7 +266,7 @@ class DemoSitePage(QWidget):
         stamp = event.time.astimezone().strftime("%H:%M:%S")
         item = QListWidgetItem(f"{stamp}  {event.kind:<22} {event.message}")
         if any(word in event.kind for word in _BAD_KINDS):
-            item.setForeground(QBrush(QColor("#b00020")))
+            item.setForeground(QBrush(QColor(tone(Tone.BAD))))
         if event.fields:
             item.setToolTip("\n".join(f"{k}: {v}" for k, v in event.fields.items()))
         self.log.addItem(item)

@@ -24,6 +24,7 @@ from core.doctor import DoctorReport, Verdict, diagnose_bundle
 from gui.file_field import BUNDLE_FILES, CERTIFICATE_FILES, file_row
 from gui.icons import icon
 from gui.session import Session
+from gui.tones import Tone, styled
 
 VERDICT_ICONS = {Verdict.OK: "status-ok", Verdict.WARNING: "status-warning", Verdict.PROBLEM: "status-failed"}
 
@@ -115,9 +116,9 @@ class DoctorPage(QWidget):
         self.examine_button.setEnabled(True)
         self.copy_button.setEnabled(True)
         n = len(report.problems)
-        self.result.setText("<b style='color:#1b7f3b'>Healthy: this bundle should work.</b>" if report.healthy
-                            else f"<b style='color:#b00020'>{n} problem{'s' if n != 1 else ''} to fix.</b> "
-                                 "See the checks below.")
+        self.result.setText(styled("Healthy: this bundle should work.", Tone.GOOD) if report.healthy
+                            else styled(f"{n} problem{'s' if n != 1 else ''} to fix.", Tone.BAD)
+                            + " See the checks below.")
         checks = QTreeWidgetItem(["Checks", ""])
         for check in report.checks:
             item = QTreeWidgetItem(checks, [check.name, check.detail])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -25,6 +26,7 @@ from gui.file_field import CERTIFICATE_FILES, file_row
 from gui.icons import icon
 from gui.session import Session
 from gui.settings import app_settings
+from gui.tones import Tone, styled
 
 STATUS_WORDS = {Status.OK: "ok", Status.FAILED: "failed", Status.SKIPPED: "skipped"}
 # A skipped step gets a grey dash, not an arrow: an arrow reads as "click to expand".
@@ -212,7 +214,7 @@ class TestConnectionPage(QWidget):
         self.copy_button.setEnabled(True)
         failed = report.failed_step
         if report.ok:
-            self.result.setText("<b style='color:#1b7f3b'>All steps passed.</b>")
+            self.result.setText(styled("All steps passed.", Tone.GOOD))
         elif failed is not None:
             # Passed steps fold away so the failed step's cause and fix are in view; their facts stay one click away.
             for i in range(self.steps.topLevelItemCount()):
@@ -222,7 +224,7 @@ class TestConnectionPage(QWidget):
                 elif item is not None and item.data(0, Qt.ItemDataRole.UserRole) == Status.FAILED.value:
                     self.steps.scrollToItem(item)
             self.result.setText(
-                f"<b style='color:#b00020'>Failed at “{failed.title}”.</b> See the cause and fix below."
+                styled(f"Failed at “{escape(failed.title)}”.", Tone.BAD) + " See the cause and fix below."
             )
         else:
             self.result.setText("Nothing was tested.")

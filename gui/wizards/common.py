@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget, QWizard
 
 from gui.messages import sentence
+from gui.tones import Tone, tone
 
 if TYPE_CHECKING:
     from gui.session import Session
@@ -42,7 +43,7 @@ class ErrorLabel(QLabel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setStyleSheet("color: #b00020;")
+        self.setStyleSheet(f"color: {tone(Tone.BAD)};")
         self.setWordWrap(True)
         self.hide()
 

@@ -25,6 +25,7 @@ from core.importer import CAImportError, ImportedCA, import_p12, import_pem
 from gui.file_field import CERTIFICATE_FILES, file_row
 from gui.messages import sentence
 from gui.session import Session
+from gui.tones import Tone, styled
 from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
 from gui.wizards.create_ca import PassphrasePage
 
@@ -127,10 +128,10 @@ class FindingsPage(QWizardPage):
         )
         if imported.warnings:
             items = "".join(f"<li>{escape(sentence(w))}</li>" for w in imported.warnings)
-            rows += f"<p style='color:#9a6700'><b>{len(imported.warnings)} warning(s):</b></p><ul>{items}</ul>"
+            rows += f"<p>{styled(f'{len(imported.warnings)} warning(s):', Tone.WARNING)}</p><ul>{items}</ul>"
             rows += "<p>You can still import it; consider creating a new CA with mTLS Lab instead.</p>"
         else:
-            rows += "<p style='color:#1a7f37'><b>No profile problems found.</b></p>"
+            rows += f"<p>{styled('No profile problems found.', Tone.GOOD)}</p>"
         self.text.setText(rows)
 
 

@@ -24,6 +24,7 @@ from core.keys import KeyType
 from core.profiles import SERVER_APPLE_LIMIT_DAYS, SERVER_DEFAULT_DAYS, parse_hosts
 from gui.messages import sentence
 from gui.session import Session
+from gui.tones import Tone, tone
 from gui.wizards.common import ActionWizard, BusyBar, ErrorLabel
 
 
@@ -74,7 +75,7 @@ class KeyPage(QWizardPage):
         self.days.setSuffix(" days")
         self.warning = QLabel()
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #9a6700;")
+        self.warning.setStyleSheet(f"color: {tone(Tone.WARNING)};")
         self.days.valueChanged.connect(self._warn)
         form = QFormLayout(self)
         form.addRow("&Key type:", self.key_type)

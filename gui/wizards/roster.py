@@ -35,6 +35,7 @@ from core.workspace import WorkspaceError
 from gui.file_field import CSV_FILES, file_row
 from gui.messages import sentence
 from gui.session import Session
+from gui.tones import Tone, tone
 from gui.wizards.common import ErrorLabel
 
 
@@ -76,7 +77,7 @@ class FilePage(QWizardPage):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.problems = QListWidget()
-        self.problems.setStyleSheet("color: #b00020;")
+        self.problems.setStyleSheet(f"color: {tone(Tone.BAD)};")
         # A problem can name a long path: wrap it rather than hide its end behind a horizontal scroll bar.
         self.problems.setWordWrap(True)
         self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
