@@ -19,7 +19,7 @@ from embedded_server.app import create_app
 from embedded_server.events import EventLog
 from embedded_server.identity import IdentityTable
 from embedded_server.sessions import SESSION_LIFETIME, SessionStore
-from embedded_server.tls_front import MAX_CONNECTIONS, TlsFront
+from embedded_server.tls_front import HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, TlsFront
 
 DEFAULT_PORT = 8443
 # strict: no certificate, no handshake (what nginx's ssl_verify_client on does).
@@ -46,6 +46,12 @@ class SiteConfig:
     # equals the certificate's CN or one of its e-mail addresses (per-student certificates).
     require_user_match: bool = False
     session_lifetime: float = SESSION_LIFETIME
+    # Seconds a client has from TCP connect to a finished handshake (then it is closed).
+    handshake_timeout: float = HANDSHAKE_TIMEOUT
+    # Where the key's password lives, read again at every reload: a re-issued server
+    # certificate comes with a new key under a new password (server_key_password is then
+    # only the first one).
+    server_key_password_file: Path | None = None
 
     @classmethod
     def from_workspace(
@@ -67,6 +73,7 @@ class SiteConfig:
             server_cert=workspace.server_cert_path,
             server_key=workspace.server_key_path,
             server_key_password=workspace.server_key_password(),
+            server_key_password_file=workspace.server_key_pass_path,
             ca_cert=workspace.ca_cert_path,
             users_file=workspace.users_path,
             host=host,
@@ -147,16 +154,21 @@ def make_server_context(config: SiteConfig) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        ctx.load_cert_chain(config.server_cert, config.server_key, password=config.server_key_password)
+        password = config.server_key_password
+        if config.server_key_password_file is not None:
+            password = config.server_key_password_file.read_text(encoding="utf-8").strip()
+        ctx.load_cert_chain(config.server_cert, config.server_key, password=password)
     except FileNotFoundError as exc:
         raise SiteError(
             f"the server certificate or key is missing ({exc.filename}); issue a server certificate"
         ) from exc
     except ssl.SSLError as exc:
         raise SiteError(f"the server certificate and key do not load: {exc.reason or exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SiteError(f"the server certificate or key cannot be read: {exc}") from exc
     try:
         ctx.load_verify_locations(cafile=config.ca_cert)
-    except (FileNotFoundError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError) as exc:
         raise SiteError(f"the CA certificate {config.ca_cert} does not load") from exc
     if config.crl is not None and config.crl.is_file():
         try:
@@ -229,6 +241,9 @@ class DemoSite:
             server = waitress.create_server(
                 app, host="127.0.0.1", port=0, threads=8, ident="mTLS Lab", channel_timeout=120,
                 connection_limit=MAX_CONNECTIONS + 8,
+                # poll: with hundreds of connections this process holds more than 1024
+                # descriptors, which waitress's default select() loop cannot watch.
+                asyncore_use_poll=True,
             )
             backend = (str(server.effective_host), int(server.effective_port))
             loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
@@ -241,6 +256,7 @@ class DemoSite:
                     events=self.events,
                     host=self.config.host,
                     port=self.config.port,
+                    handshake_timeout=self.config.handshake_timeout,
                 )
             except OSError as exc:
                 _stop_waitress(server, loop)
@@ -257,7 +273,8 @@ class DemoSite:
 
     def _file_stamp(self) -> tuple[int, ...]:
         stamp = []
-        for path in (self.config.server_cert, self.config.server_key, self.config.ca_cert, self.config.crl):
+        for path in (self.config.server_cert, self.config.server_key, self.config.server_key_password_file,
+                     self.config.ca_cert, self.config.crl):
             try:
                 stamp.append(path.stat().st_mtime_ns if path is not None else 0)
             except OSError:
@@ -267,7 +284,7 @@ class DemoSite:
     def _current_context(self) -> ssl.SSLContext:
         """The context for a new connection, rebuilt when a certificate, key or the CRL changed on disk.
 
-        Called by the front for every connection: four ``stat`` calls, so a revocation
+        Called by the front for every connection: five ``stat`` calls, so a revocation
         applies to the very next connection, without a restart.
         """
         stamp = self._file_stamp()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import select
 import socket
 import ssl
@@ -165,9 +166,14 @@ class TlsFront:
         while not self._stopping.is_set():
             try:
                 sock, addr = self._listener.accept()
-            except OSError:
+            except OSError as exc:
                 if self._stopping.is_set():
                     return
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of descriptors or memory: accept() would fail again at once, so a
+                    # bare retry spins a core. Pause; connections wait in the listen queue.
+                    self._log_flood("-", f"cannot accept connections: {exc.strerror}")
+                    self._stopping.wait(0.1)
                 continue
             refusal = self._admit(addr[0])
             if refusal is not None:
@@ -227,6 +233,8 @@ class TlsFront:
                 with self._lock:
                     self._conns.discard(sock)
                     self._conns.add(tls)
+                # CPython applies the socket timeout to the whole do_handshake() as one
+                # deadline (not per read), so a client dripping its ClientHello is cut off too.
                 tls.do_handshake()
                 handshaking = False
                 self._handshake_over(addr[0])
@@ -236,7 +244,7 @@ class TlsFront:
                     self._events.emit(
                         "connection-refused", refusal.reason, client=addr[0], detail=refusal.detail
                     )
-                    if tls is not None:
+                    if tls is not None and not isinstance(exc, TimeoutError):  # a timeout has no alert to read
                         _linger_close(tls)
                 return
             der = tls.getpeercert(binary_form=True)
@@ -333,15 +341,26 @@ def _linger_close(sock: socket.socket) -> None:
 
 
 def _relay(tls: ssl.SSLSocket, backend: socket.socket, idle: float, stopping: Callable[[], bool]) -> None:
-    """Copy bytes both ways until either side closes or nothing moves for ``idle`` seconds."""
+    """Copy bytes both ways until either side closes or nothing moves for ``idle`` seconds.
+
+    poll, not select: with hundreds of connections (three descriptors each in this
+    process: the client's, ours to waitress, waitress's end) descriptors pass 1024,
+    which select() cannot watch.
+    """
+    tls_fd, backend_fd = tls.fileno(), backend.fileno()
+    poller = select.poll()
+    poller.register(tls_fd, select.POLLIN)
+    poller.register(backend_fd, select.POLLIN)
+    idle_ms = max(1, int(idle * 1000))
     while not stopping():
         if tls.pending():
-            readable: list[socket.socket] = [tls]
+            ready = {tls_fd}
         else:
-            readable, _, _ = select.select([tls, backend], [], [], idle)
-            if not readable:
+            events = poller.poll(idle_ms)
+            if not events:
                 return  # idle timeout
-        if tls in readable:
+            ready = {fd for fd, _ in events}
+        if tls_fd in ready:
             try:
                 data = tls.recv(_CHUNK)
             except ssl.SSLWantReadError:
@@ -352,7 +371,7 @@ def _relay(tls: ssl.SSLSocket, backend: socket.socket, idle: float, stopping: Ca
                 if not data:
                     return
                 backend.sendall(data)
-        if backend in readable:
+        if backend_fd in ready:
             try:
                 data = backend.recv(_CHUNK)
             except OSError:
