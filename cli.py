@@ -337,10 +337,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wants_password(bundle: Path) -> bool:
+    """Whether a --bundle file needs a password to open: a .p12, or PEM with an encrypted key."""
+    try:
+        if not bundle.is_file():
+            return False  # missing, a folder, a pipe: the Bundle step says so
+        with bundle.open("rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return False
+    if b"-----BEGIN " in head:  # PEM (openssl's output may start with "Bag Attributes" lines)
+        return b"ENCRYPTED" in head
+    return True
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     bundle_password = ""
-    # A .p12 always has a password; a PEM key given with --key may have none.
-    if args.bundle is not None and (args.key is None or args.bundle_password_file or os.environ.get(ENV_BUNDLE)):
+    # A .p12 always has a password; a PEM key given with --key may have none, and a file
+    # that is missing or no bundle at all is named by the report's first step, not here.
+    if args.bundle is not None and (args.bundle_password_file or os.environ.get(ENV_BUNDLE)
+                                    or (args.key is None and _wants_password(args.bundle))):
         bundle_password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
                                      what="bundle password")
     password = None
@@ -387,18 +403,25 @@ def cmd_renew(args: argparse.Namespace) -> int:
     if record.kind == "client":
         password, shown = given_or_generated(args.bundle_password_file, ENV_BUNDLE)
     new = ws.renew(authority, args.certificate, password=password, revoke_old=args.revoke_old,
-                   reason=args.reason, valid_days=args.days, profile=BundleProfile.parse(args.profile))
+                   reason=args.reason, valid_days=args.days,
+                   profile=BundleProfile.parse(args.profile) if args.profile else None)
     data: dict[str, Any] = {"serial": new.serial, "old_serial": record.serial, "name": new.common_name,
                             "kind": new.kind, "old_revoked": args.revoke_old,
                             "certificate": new.cert_path, "bundle": new.bundle_path}
     if shown:
         data["password"] = password
-    text = f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}" + (
-        ", revoked)" if args.revoke_old and record.status == "valid" else ", archived)")
+    if record.kind == "server":
+        fate = "superseded, kept in server/archive/"
+    else:
+        fate = "revoked" if args.revoke_old and record.status == "valid" else "still valid; its files archived"
+    text = f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}: {fate})"
     if new.kind == "client" and new.bundle_path:
-        text += f"\nNew bundle: {ws.path_of(new.bundle_path)}"
+        bundle = ws.path_of(new.bundle_path)
+        text += f"\nNew bundle: {bundle}"
         text += ("\nBundle password (shown once): " + str(password)) if shown else " (password from your file)"
-        text += "\nNote: an earlier roster handout still lists the old bundle's password; give the student this one."
+        if any(bundle.parent.glob("handout*.csv")):
+            text += ("\nNote: the roster handout in that folder still lists the old bundle's password; "
+                     "give the student the new one.")
     elif new.cert_path:
         text += f"\nNew certificate: {ws.path_of(new.cert_path)}"
     _out(args, data, text)
@@ -588,7 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revoke-old", action="store_true", help="also revoke the old certificate")
     p.add_argument("--reason", default="superseded", help="revocation reason with --revoke-old")
     p.add_argument("--days", type=int, default=None, help="validity in days (default: the old one's)")
-    p.add_argument("--profile", default="modern", help="bundle encryption: modern (default) or compatible")
+    p.add_argument("--profile", default=None, help="bundle encryption: modern or compatible (default: the same as "
+                   "the old bundle)")
     add_old_password_file_alias(p)
     p.add_argument("--bundle-password-file", type=Path,
                    help=f"file holding the new bundle's password (or ${ENV_BUNDLE}; default: generate one, "

@@ -123,8 +123,13 @@ class ConnectionReport:
                 lines.append(f"         Cause: {one_line(step.cause)}")
             if step.fix:
                 lines.append(f"         Fix: {one_line(step.fix)}")
-        lines.append("Result: all steps passed" if self.ok else f"Result: failed at '{self.failed_step.title}'"
-                     if self.failed_step else "Result: nothing was tested")
+        skipped = [step.title for step in self.steps if step.status is Status.SKIPPED]
+        if self.ok:
+            lines.append("Result: all steps passed" + (f" ({len(skipped)} skipped: {', '.join(skipped)})"
+                                                       if skipped else ""))
+        else:
+            lines.append(f"Result: failed at '{self.failed_step.title}'" if self.failed_step
+                         else "Result: nothing was tested")
         return "\n".join(lines)
 
 
@@ -323,7 +328,7 @@ def _sentence(text: str) -> str:
 
 
 _USERINFO_IGNORED = ("the address contained a username and password (user:password@); they were removed, not "
-                     "sent and not shown here — give the login in the username and password fields instead")
+                     "sent and not shown here — give the login as the username and password instead")
 # The authority of a URL: after "scheme://" (or at the start of a scheme-less address) up to the path.
 _AUTHORITY = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)")
 
@@ -672,7 +677,7 @@ def _refusal_cause(exc: BaseException, bundle: Bundle | None, ca: list[x509.Cert
 
 
 _NO_CERT = ("The server asked for a client certificate and none was sent, so it refused the connection.",
-            "Choose your bundle (.p12) in the Client bundle field; without it a mutual-TLS site lets no one in.")
+            "Choose your bundle (.p12) as the client bundle; without it a mutual-TLS site lets no one in.")
 _OTHER_CA = ("The server does not trust the CA that signed your client certificate (it is from another CA).",
              "Use the bundle issued by this site's CA.")
 _EXPIRED = ("The server refused your client certificate because it has expired.",
@@ -786,6 +791,37 @@ def _find_login_form(html: str) -> dict[str, Any] | None:
     return None
 
 
+class _AlertFinder(HTMLParser):
+    """The text of the page's error message: an element with role="alert" (or class "error")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if self.depth:
+            self.depth += 1
+        elif a.get("role") == "alert" or "error" in a.get("class", "").split():
+            self.depth = 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.parts.append(data)
+
+
+def _page_alert(html: str) -> str:
+    finder = _AlertFinder()
+    with contextlib.suppress(Exception):  # a broken page has no message to show, not a crash
+        finder.feed(html)
+    return " ".join(" ".join(finder.parts).split())[:300]
+
+
 def _login(session: requests.Session, page_url: str, form: dict[str, Any], username: str, password: str,
            timeout: float) -> Step:
     data = dict(form["inputs"])
@@ -799,9 +835,19 @@ def _login(session: requests.Session, page_url: str, form: dict[str, Any], usern
         return Step("login", Status.FAILED, cause=f"The login request failed: {exc}.",
                     fix="Try again; if it keeps failing, copy this report for your instructor.")
     facts = {"username": username, "HTTP status": str(resp.status_code)}
+    said = _page_alert(resp.text)
+    if said:
+        facts["site said"] = said
     if re.search(r"too many failed", resp.text, re.I):
         return Step("login", Status.FAILED, facts, cause="The site paused logins after too many failed attempts.",
                     fix="Wait a minute, then try again with the right password.")
+    if re.search(r"may only log in as its owner", resp.text, re.I):
+        # Our site's certificate-to-user mapping (serve --match-cn): the password may well be right.
+        return Step("login", Status.FAILED, facts,
+                    cause="This site accepts a login only from the certificate's owner, and the username is not "
+                          "the name or e-mail address your certificate was issued to.",
+                    fix="Log in with the name or e-mail address in your certificate (see the Bundle step's "
+                        "subject), or use your own bundle.")
     if resp.status_code >= 400 or _find_login_form(resp.text) is not None:
         return Step("login", Status.FAILED, facts, cause="The username or password is wrong.",
                     fix="Use the login your instructor gave you (it is not the bundle password).")

@@ -322,7 +322,8 @@ PLATFORMS = {
     "modern": ("Windows 10 (1709) and 11, Firefox, Chrome on Linux (NSS), Java 11+, OpenSSL 1.1+, Android 12+",
                "older macOS/iOS keychains and Android before 12 say 'wrong password': use the compatible profile"),
     "compatible": ("everywhere, including older macOS/iOS keychains, Windows 7/8 and older Android",
-                   "OpenSSL 3 opens it only with -legacy; 3DES/RC2 resist password guessing less"),
+                   "3DES with a SHA-1 MAC resists password guessing less than AES; OpenSSL 3 needs -legacy only "
+                   "for RC2-encrypted certificates (bundles of older tools, not ours)"),
     "mixed": ("depends on the platform", "test the import where the bundle will be used"),
 }
 

@@ -411,7 +411,7 @@ class Workspace:
             return self.registry.get(text.upper().replace(":", ""))
         except KeyError:
             pass
-        matches = [r for r in self.registry.list() if r.common_name == text and r.status == "valid"]
+        matches = [r for r in self.registry.list() if same_name(r.common_name, text) and r.status == "valid"]
         if not matches:
             raise WorkspaceError(f"no valid certificate with serial or name {text!r}")
         if len(matches) > 1:
@@ -422,23 +422,21 @@ class Workspace:
     def find_for_renewal(self, serial_or_name: str) -> Record:
         """The certificate with this serial, or the newest certificate with this name.
 
-        By name: the one valid certificate if there is one, otherwise the newest even when
+        By name: the newest valid certificate if there is one (a renewal without
+        ``revoke_old`` leaves the old one valid beside it), otherwise the newest even when
         revoked or expired (renewing is how a student whose certificate was revoked gets a
-        new one).
+        new one). Names match without regard to case.
 
         Raises:
-            WorkspaceError: no such certificate, or several valid ones share the name.
+            WorkspaceError: no such certificate.
         """
         text = serial_or_name.strip()
         try:
             return self.registry.get(text.upper().replace(":", ""))
         except KeyError:
             pass
-        named = [r for r in self.registry.list() if r.common_name == text and r.kind != "ca"]  # newest first
+        named = [r for r in self.registry.list() if same_name(r.common_name, text) and r.kind != "ca"]  # newest first
         valid = [r for r in named if r.status == "valid"]
-        if len(valid) > 1:
-            serials = ", ".join(r.serial for r in valid)
-            raise WorkspaceError(f"{len(valid)} valid certificates are named {text!r}; give the serial ({serials})")
         if valid:
             return valid[0]
         if named:
@@ -454,15 +452,32 @@ class Workspace:
         key_type: KeyType = KeyType.EC_P256,
         valid_days: int = SERVER_DEFAULT_DAYS,
     ) -> x509.Certificate:
-        """Issue (or replace) the demo site's certificate; the key is stored encrypted."""
+        """Issue (or replace) the demo site's certificate; the key is stored encrypted.
+
+        A certificate it replaces is revoked as superseded (its key is gone: the new key
+        takes the same file) and its certificate moves to ``server/archive/``, so the
+        registry keeps exactly one valid server certificate, the one the site serves.
+        """
         issued = authority.issue_server(hosts=hosts, key_type=key_type, valid_days=valid_days)
         key_pass = secrets.token_urlsafe(32)
         make_private_dir(self.secrets_dir)
         make_private_dir(self.root / "server")
         with self._write_lock():
+            replaced = self.registry.list(kind="server", status="valid")
+            old_certs = {}
+            with contextlib.suppress(OSError, ValueError):
+                old_certs = {format(c.serial_number, "X"): c
+                             for c in x509.load_pem_x509_certificates(self.server_cert_path.read_bytes())}
             record = self.registry.add(issued.certificate, kind="server", cert_path=self._rel(self.server_cert_path),
                                        pending=True)
             try:
+                # The replaced certificates' copies first: once server.crt is rewritten they exist nowhere else.
+                archived = {}
+                for old in replaced:
+                    if old.serial in old_certs:
+                        target = make_private_dir(self.root / "server" / "archive") / f"server-{old.serial}.crt"
+                        atomic_write(target, _pem(old_certs[old.serial]), mode=PUBLIC)
+                        archived[old.serial] = self._rel(target)
                 atomic_write(self.server_key_pass_path, key_pass.encode(), mode=PRIVATE)
                 atomic_write(self.server_key_path, _encrypted_key(issued.key, key_pass), mode=PRIVATE)
                 chain = b"".join(_pem(c) for c in authority.chain_to_root())
@@ -472,6 +487,12 @@ class Workspace:
                 with contextlib.suppress(Exception):
                     self.registry.discard(record.serial)
                 raise
+            for old in replaced:
+                if old.serial in archived:
+                    self.registry.move_files(old.serial, cert_path=archived[old.serial], bundle_path=None)
+                self.registry.revoke(old.serial, reason=x509.ReasonFlags.superseded.value)
+        if replaced:
+            self.publish_crl(authority)
         return issued.certificate
 
     def server_certificate(self) -> x509.Certificate:
@@ -623,7 +644,7 @@ class Workspace:
         revoke_old: bool = False,
         reason: str = "superseded",
         valid_days: int | None = None,
-        profile: BundleProfile = BundleProfile.MODERN,
+        profile: BundleProfile | None = None,
     ) -> Record:
         """Renew a client or server certificate: new key and serial, same subject.
 
@@ -636,6 +657,8 @@ class Workspace:
         Args:
             revoke_old: also revoke the old certificate (``reason``, default superseded).
             valid_days: the new lifetime; default the old one's.
+            profile: the new bundle's encryption; default the old bundle's (a macOS student's
+                compatible bundle stays compatible), modern when that cannot be read.
 
         Returns:
             The new certificate's registry row.
@@ -671,6 +694,8 @@ class Workspace:
             else:
                 stem = slugify(old.common_name)
                 bundle_path, cert_path = self.clients_dir / f"{stem}.p12", self.clients_dir / f"{stem}.crt"
+            if profile is None:
+                profile = self._bundle_profile_of(old)
             self.archive(old)
             self._store_bundle(authority, issued, name=old.common_name, password=password, profile=profile,
                                bundle_path=bundle_path, cert_path=cert_path)
@@ -681,6 +706,17 @@ class Workspace:
             self.registry.revoke(old.serial, reason=flag.value)
             self.publish_crl(authority)
         return self.registry.get(format(new_cert.serial_number, "X"))
+
+    def _bundle_profile_of(self, record: Record) -> BundleProfile:
+        """The encryption profile of a client's bundle as issued (read without its password)."""
+        from core.doctor import read_p12_encryption
+
+        if record.bundle_path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                found = read_p12_encryption(self.path_of(record.bundle_path).read_bytes()).profile
+                if found == BundleProfile.COMPATIBLE.value:
+                    return BundleProfile.COMPATIBLE
+        return BundleProfile.MODERN
 
     def _load_cert(self, record: Record) -> x509.Certificate:
         if record.cert_path is None:
@@ -714,6 +750,14 @@ class Workspace:
             return str(path.relative_to(self.root))
         except ValueError:
             return str(path)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two people's names are the same for lookups: case, width and spacing aside."""
+    def norm(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    return norm(a) == norm(b)
 
 
 def check_passphrase(passphrase: str) -> None:

@@ -57,7 +57,9 @@ def test_test_command_names_the_failed_step(tmp_path: Path) -> None:
 
 
 def test_secrets_are_never_prompted_without_a_terminal(tmp_path: Path) -> None:
-    out = cli("test", "https://localhost:9/", "--ca", "x", "--bundle", "y")
+    bundle = tmp_path / "student.p12"
+    bundle.write_bytes(b"\x30\x82 a PKCS#12 file needs a password")
+    out = cli("test", "https://localhost:9/", "--ca", "x", "--bundle", str(bundle))
     assert out.returncode == 2
     assert "--bundle-password-file" in out.stderr and "MTLSLAB_BUNDLE_PASSWORD" in out.stderr
 
@@ -159,7 +161,7 @@ def test_renew_by_name_after_revoking_and_bundle_password_files(tmp_path: Path) 
     renewed = cli("renew", "Alice Martin", *common)
     assert renewed.returncode == 0, renewed.stderr
     assert f"New bundle: {bundle}" in renewed.stdout
-    assert "handout" in renewed.stdout
+    assert "handout" not in renewed.stdout  # a bundle of clients/, not of a roster folder with a handout
     password = renewed.stdout.split("Bundle password (shown once): ")[1].split()[0]
     new = read_p12(bundle, password).certificate
     listing = json.loads(cli("list", "--workspace", str(ws), "--json").stdout)
@@ -178,3 +180,15 @@ def test_renew_by_name_after_revoking_and_bundle_password_files(tmp_path: Path) 
             "--bundle-password-file", ""), command
     assert cli("doctor", str(bundle), "--bundle-password-file", str(bundle_pw)).returncode == 0
     assert cli("renew", "Nobody", *common).returncode == 2
+
+
+def test_test_names_a_missing_or_keyless_bundle_instead_of_asking_for_its_password(tmp_path: Path) -> None:
+    pem = tmp_path / "certificate-only.pem"
+    pem.write_text("Bag Attributes\n    friendlyName: Ada\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    for bundle, cause in ((tmp_path / "missing.p12", "does not exist"), (pem, "")):
+        out = cli("test", "https://localhost:9/", "--ca", str(tmp_path / "ca.crt"), "--bundle", str(bundle),
+                  "--json")
+        assert out.returncode == 1, out.stderr  # a report, not "no bundle password given" (exit 2)
+        step = json.loads(out.stdout)["steps"][0]
+        assert (step["key"], step["status"]) == ("bundle", "failed")
+        assert cause in step["cause"]

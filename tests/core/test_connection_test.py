@@ -274,3 +274,28 @@ def test_a_fifo_as_bundle_or_ca_is_refused_not_waited_on(site: DemoSite, classro
     assert bundle_report.steps[0].cause == f"{fifo} is not a regular file."
     assert ca_report.failed_step is not None and ca_report.failed_step.key == "handshake"
     assert ca_report.failed_step.cause == "The CA certificate file cannot be read."
+
+
+def test_a_login_refused_by_certificate_to_user_mapping_is_named_as_such(classroom: Classroom) -> None:
+    """serve --match-cn: the right password under someone else's name is not "wrong password"."""
+    from dataclasses import replace
+
+    from embedded_server.site import SiteConfig
+
+    matching = DemoSite(replace(SiteConfig.from_workspace(classroom.workspace), require_user_match=True))
+    matching.start()
+    try:
+        report = run(classroom, matching.url)  # LOGIN_USER "ada" is not "Ada Lovelace" nor ada@example.org
+    finally:
+        matching.stop()
+    login = report.steps[4]
+    assert (login.key, login.status) == ("login", Status.FAILED)
+    assert "only from the certificate's owner" in (login.cause or "")
+    assert "wrong" not in (login.cause or "")
+    assert "may only log in as its owner" in login.facts["site said"]
+
+
+def test_a_run_without_login_says_which_steps_it_skipped(site: DemoSite, classroom: Classroom) -> None:
+    report = run(classroom, site.url, username=None, password=None)
+    assert report.ok
+    assert report.to_text().endswith("Result: all steps passed (2 skipped: Login accepted, Protected page reached)")

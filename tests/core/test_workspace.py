@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 
 import core.workspace as workspace_module
-from core.bundles import read_p12
+from core.bundles import BundleProfile, read_p12
 from core.keys import KeyType, key_type_of
 from core.site_users import UserStore
 from core.workspace import Workspace, WorkspaceError, WrongPassphraseError, slugify
@@ -211,7 +211,43 @@ def test_renew_server_keeps_hosts(tmp_path: Path) -> None:
     assert cert.subject == old.subject
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(v.value) for v in san] == ["lab.example.org", "127.0.0.1"]
-    assert ws.registry.get(format(old.serial_number, "X")).status == "valid"  # not revoked unless asked
+    # Its key was replaced with the new one, so the old certificate is superseded: one valid server
+    # certificate in the registry, the one the site serves, and the old one kept in the archive.
+    record = ws.registry.get(format(old.serial_number, "X"))
+    assert (record.status, record.revocation_reason) == ("revoked", "superseded")
+    assert ws.certificate_of(record) == [old]
+    assert [r.serial for r in ws.registry.list(kind="server", status="valid")] == [new.serial]
+    _agree(ws)
+
+
+def test_issuing_a_server_certificate_again_supersedes_the_old_one(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Renew CA", passphrase=CA_PASSPHRASE)
+    first = ws.issue_server(authority)
+    second = ws.issue_server(authority, hosts=["localhost", "127.0.0.1", "192.0.2.7"])
+    valid = ws.registry.list(kind="server", status="valid")
+    assert [r.serial for r in valid] == [format(second.serial_number, "X")]
+    assert ws.find("localhost").serial == valid[0].serial  # by name: no "2 valid certificates" any more
+    crl = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    entry = crl.get_revoked_certificate_by_serial_number(first.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason is x509.ReasonFlags.superseded
+    assert ws.certificate_of(ws.registry.get(format(first.serial_number, "X"))) == [first]
+    _agree(ws)
+
+
+def test_renew_keeps_the_bundle_profile_unless_told(tmp_path: Path) -> None:
+    from core.doctor import read_p12_encryption
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Renew CA", passphrase=CA_PASSPHRASE)
+    ws.issue_client_bundle(authority, name="Mac User", password=BUNDLE_PASSWORD, profile=BundleProfile.COMPATIBLE)
+    ws.renew(authority, "Mac User", password="new-bundle-pass")
+    bundle = ws.bundle_path_for("Mac User")
+    assert read_p12_encryption(bundle.read_bytes()).profile == "compatible"  # still imports on macOS
+    ws.renew(authority, "Mac User", password="newer-bundle-pass", profile=BundleProfile.MODERN)
+    assert read_p12_encryption(bundle.read_bytes()).profile == "modern"
+    _agree(ws)
 
 
 def test_registry_migrates_a_v2_registry(tmp_path: Path) -> None:
