@@ -184,7 +184,8 @@ def test_renew_by_name_after_revoking_and_bundle_password_files(tmp_path: Path) 
 
 def test_test_names_a_missing_or_keyless_bundle_instead_of_asking_for_its_password(tmp_path: Path) -> None:
     pem = tmp_path / "certificate-only.pem"
-    pem.write_text("Bag Attributes\n    friendlyName: Ada\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    pem.write_text("Bag Attributes\n    friendlyName: Ada\n"
+                   "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     for bundle, cause in ((tmp_path / "missing.p12", "does not exist"), (pem, "")):
         out = cli("test", "https://localhost:9/", "--ca", str(tmp_path / "ca.crt"), "--bundle", str(bundle),
                   "--json")
