@@ -9,9 +9,12 @@ workspace's ``secrets/`` folder and shown once.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import getpass
 import json
 import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -29,6 +32,9 @@ from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_D
 from core.workspace import Workspace, WorkspaceError
 
 DEFAULT_WORKSPACE = Path(os.environ.get("MTLSLAB_WORKSPACE", "~/mTLS-Lab")).expanduser()
+# Every command, for main.py's routing (``--workspace DIR COMMAND`` works too).
+COMMANDS = ("gui", "demo", "init", "issue-server", "issue-client", "user", "list", "revoke", "crl", "roster",
+            "renew", "import-ca", "export", "serve", "test", "doctor")
 DEMO_STUDENT = "Demo Student"
 DEMO_USER = "student"
 CA_SECRET = "ca-passphrase"  # noqa: S105 (a file or variable name, not a secret)
@@ -324,17 +330,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host.strip().strip("[]")  # "[::1]" as typed in a URL, or stray spaces from a script
     site = DemoSite(SiteConfig.from_workspace(ws, host=host, port=args.port, mode=args.mode,
                                               require_user_match=args.match_cn))
-    site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
-    url = site.start()
-    print(f"Serving {url} (Ctrl-C to stop)", flush=True)
+    if args.json:  # one JSON object per line: the events as the site's log file has them
+        site.events.subscribe(lambda e: print(e.to_json(), flush=True))
+    else:
+        site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
     stop = threading.Event()
+    # SIGTERM (systemd, kill, a container stop) ends the site as Ctrl-C does: cleanly, logged.
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait(args.seconds if args.seconds else None)
-    except KeyboardInterrupt:
-        pass
+        url = site.start()
+        if not args.json:
+            how = ("strict: no certificate, no connection" if args.mode == "strict"
+                   else "friendly: a visitor without a certificate gets a how-to page")
+            print(f"Serving {url} ({how}; logins {'only for the certificate owner' if args.match_cn else 'open'}"
+                  f"; Ctrl-C to stop)", flush=True)
+            _warn_if_crl_ends_soon(ws)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait(args.seconds if args.seconds else None)
     finally:
         site.stop()
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _warn_if_crl_ends_soon(ws: Workspace) -> None:
+    """The site enforces the CRL; once its nextUpdate passes, every student is refused until it is re-signed."""
+    from cryptography import x509
+
+    try:
+        crl = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    except (OSError, ValueError):
+        return
+    ends = crl.next_update_utc
+    if ends is None:
+        return
+    left = ends - dt.datetime.now(dt.UTC)
+    if left < dt.timedelta(days=15):
+        print(f"warning: the revocation list runs out on {ends:%Y-%m-%d %H:%M} UTC; after that the site refuses "
+              "every student until it is re-signed: run  python main.py crl  (it needs the CA passphrase)",
+              file=sys.stderr, flush=True)
 
 
 def _wants_password(bundle: Path) -> bool:
@@ -519,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        assert name in COMMANDS, name
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
                        help=f"workspace folder (default {DEFAULT_WORKSPACE}, or $MTLSLAB_WORKSPACE)")

@@ -78,8 +78,20 @@ def slugify(name: str) -> str:
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     text = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60].strip("-")
     if not text:
+        # A name in another script (Иван Петров, 山田太郎): keep its letters. Every system we
+        # hand bundles to stores UTF-8 or UTF-16 file names; separators, dots, controls and
+        # bidi marks are not letters, so they still cannot get in.
+        nfc = unicodedata.normalize("NFC", name).casefold()
+        text = re.sub(r"-+", "-", "".join(ch if ch.isalnum() else "-" for ch in nfc)).strip("-")[:60].strip("-")
+    if not text:
         raise ValueError(f"{name!r} has no letters or digits to make a file name from")
+    if text.upper() in _WINDOWS_RESERVED:
+        text += "-student"  # "con.p12" cannot be created on Windows, whatever the extension
     return text
+
+
+# Device names Windows reserves in every folder, with any extension.
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
 class Workspace:

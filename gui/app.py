@@ -18,7 +18,7 @@ DEFAULT_WORKSPACE = Path("~/mTLS-Lab")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="mtls-lab gui", description="Open the mTLS Lab window.")
+    parser = argparse.ArgumentParser(prog="python main.py gui", description="Open the mTLS Lab window.")
     parser.add_argument("--workspace", type=Path, help="workspace folder (default: the last one, or ~/mTLS-Lab)")
     return parser.parse_args(list(argv))
 

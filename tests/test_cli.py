@@ -193,3 +193,46 @@ def test_test_names_a_missing_or_keyless_bundle_instead_of_asking_for_its_passwo
         step = json.loads(out.stdout)["steps"][0]
         assert (step["key"], step["status"]) == ("bundle", "failed")
         assert cause in step["cause"]
+
+
+def test_workspace_before_the_command_runs_the_command(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    pf = tmp_path / "pass"
+    pf.write_text("a-long-ca-passphrase\n")
+    assert cli("init", "--workspace", str(ws), "--passphrase-file", str(pf)).returncode == 0
+    for spelling in (["--workspace", str(ws)], [f"--workspace={ws}"]):
+        out = cli(*spelling, "list", "--json")
+        assert out.returncode == 0, out.stderr
+        assert [r["kind"] for r in json.loads(out.stdout)] == ["ca"]
+
+
+def test_serve_json_serves_a_student_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    from tests.conftest import BUNDLE_PASSWORD, make_classroom, need
+
+    room = make_classroom(tmp_path / "ws")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTLSLAB_")}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--workspace", str(room.workspace.root),
+                             "--port", "0", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        started = json.loads(proc.stdout.readline())
+        assert started["kind"] == "site-started"
+        url = started["url"]
+        config = f'cacert = "{room.ca_cert}"\ncert-type = "P12"\ncert = "{room.bundle.bundle_path}:{BUNDLE_PASSWORD}"\n'
+        page = subprocess.run([need("curl"), "-sS", "-K", "-", url], input=config, capture_output=True, text=True,
+                              timeout=30, check=False)
+        assert page.returncode == 0, page.stderr
+        assert "CN=Ada Lovelace" in page.stdout
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert "connection-accepted" in [e["kind"] for e in events]
+    assert events[-1]["kind"] == "site-stopped"

@@ -75,9 +75,21 @@ def test_bad_bundle_password_leaves_no_files_or_rows(classroom: Classroom) -> No
     ("=HYPERLINK(\"x\")", "hyperlink-x"),
     ("Zoë Ñúñez", "zoe-nunez"),
     (".hidden", "hidden"),
+    ("Иван Петров", "иван-петров"),  # no Latin letters: the name's own letters, not a refusal
+    ("山田 太郎", "山田-太郎"),
+    ("Con", "con-student"),  # a device name on Windows
 ])
 def test_names_become_safe_file_names(name: str, stem: str) -> None:
     assert slugify(name) == stem
+
+
+def test_a_student_named_in_another_script_gets_a_bundle(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Script CA", passphrase=CA_PASSPHRASE)
+    issued = ws.issue_client_bundle(authority, name="Иван Петров", password=BUNDLE_PASSWORD)
+    assert issued.bundle_path.name == "иван-петров.p12"
+    assert read_p12(issued.bundle_path, BUNDLE_PASSWORD).friendly_name == "Иван Петров"
+    _agree(ws)
 
 
 def test_name_without_letters_is_refused() -> None:
