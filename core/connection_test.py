@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import enum
 import errno
 import ipaddress
@@ -664,6 +665,15 @@ def _refusal_cause(exc: BaseException, bundle: Bundle | None, ca: list[x509.Cert
     if "UNKNOWN_CA" in text:
         return _OTHER_CA
     if "CERTIFICATE_EXPIRED" in text:
+        now = datetime.datetime.now(datetime.UTC)
+        cert = bundle.certificate if bundle is not None else None
+        if cert is not None and cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
+            # OpenSSL sends the same alert when the *server's* CRL is past its nextUpdate.
+            until = cert.not_valid_after_utc
+            return (f"The server says your certificate has expired, but it is valid until {until:%Y-%m-%d}: the "
+                    "server's own revocation list (CRL) has most likely run out, so it refuses every certificate.",
+                    "Tell your instructor: the site's revocation list must be re-signed (unlock the CA in mTLS "
+                    "Lab, or run: python main.py crl).")
         return _EXPIRED
     if "CERTIFICATE_REVOKED" in text:
         return _REVOKED

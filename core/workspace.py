@@ -364,6 +364,20 @@ class Workspace:
         return authority
 
     # -- revocation ------------------------------------------------------------
+    def refresh_crl(self, authority: Authority) -> bool:
+        """Re-sign the CRL when it is missing or has less than the refresh margin left.
+
+        The GUI calls this while the CA is unlocked (every hour), so a site left running
+        for weeks never reaches the CRL's nextUpdate, after which it would refuse everyone.
+
+        Returns:
+            Whether a new CRL was written.
+        """
+        if self.crl_pem_path.is_file() and crl_is_fresh(self.crl_pem_path.read_bytes()):
+            return False
+        self.publish_crl(authority)
+        return True
+
     def publish_crl(self, authority: Authority) -> x509.CertificateRevocationList:
         """Sign a fresh CRL and write it as PEM and DER (the site reloads it within a second).
 

@@ -61,10 +61,11 @@ def explain_handshake_error(exc: BaseException) -> Refusal:
     detail = str(exc)
     if isinstance(exc, ssl.SSLCertVerificationError):
         msg = (exc.verify_message or "").lower()
-        if "expired" in msg:
-            return Refusal("client certificate expired", detail)
+        # Before "expired": OpenSSL says "CRL has expired" of the site's own CRL, not the student's certificate.
         if "crl has expired" in msg or "crl is not yet valid" in msg:
             return Refusal("the site's revocation list is out of date (unlock the CA to re-sign it)", detail)
+        if "expired" in msg:
+            return Refusal("client certificate expired", detail)
         if "revoked" in msg:
             return Refusal("client certificate revoked", detail)
         if "certificate purpose" in msg:

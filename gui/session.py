@@ -10,13 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.authority import Authority
 from core.workspace import Workspace
 from embedded_server.site import DemoSite
 from gui.messages import Messages, sentence
 from gui.operations import TaskManager
+
+CRL_CHECK_MS = 60 * 60 * 1000  # hourly: the CRL is re-signed when less than 15 days of its 30 are left
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,27 @@ class Session(QObject):
         self.site_url: str | None = None
         self.demo_user: Credentials | None = None
         self.last_bundle: Credentials | None = None
+        # While the CA is unlocked, keep the CRL from going stale: the site enforces it, and a
+        # CRL past its nextUpdate makes the site refuse every student (core/revocation.py).
+        self.crl_timer = QTimer(self)
+        self.crl_timer.setInterval(CRL_CHECK_MS)
+        self.crl_timer.timeout.connect(self.refresh_crl)
+        self.ca_changed.connect(self._watch_crl)
+
+    def _watch_crl(self) -> None:
+        if self.authority is None:
+            self.crl_timer.stop()
+        elif not self.crl_timer.isActive():
+            self.crl_timer.start()
+
+    def refresh_crl(self) -> None:
+        """Re-sign the CRL on a worker if it is close to its nextUpdate (needs the unlocked CA)."""
+        authority = self.authority
+        if authority is None:
+            return
+        self.tasks.run(lambda: self.workspace.refresh_crl(authority),
+                       on_failure=lambda msg: self.messages.error("Cannot re-sign the revocation list", sentence(msg)),
+                       label="refresh CRL")
 
     def set_authority(self, authority: Authority) -> None:
         self.authority = authority

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from core.authority import Authority
 from core.bundles import read_p12
-from core.workspace import WorkspaceError
+from core.connection_test import ConnectionTestInput, run_connection_test
+from core.workspace import Workspace, WorkspaceError
 from embedded_server.site import DemoSite, SiteConfig
-from tests.conftest import BUNDLE_PASSWORD, make_classroom, need
+from tests.conftest import BUNDLE_PASSWORD, CA_PASSPHRASE, make_classroom, need
 from tests.server.test_site import curl
 
 
@@ -89,3 +92,61 @@ def test_revoke_refusals(tmp_path: Path) -> None:
     ca_serial = format(room.authority.certificate.serial_number, "X")
     with pytest.raises(ValueError, match="cannot revoke itself"):
         ws.revoke(room.authority, ca_serial)
+
+
+def _write_crl(ws: Workspace, authority: Authority, *, now: dt.datetime, validity: dt.timedelta) -> None:
+    from core.revocation import build_crl, crl_pem_der
+
+    pem, der = crl_pem_der(build_crl(authority, ws.registry, now=now, validity=validity))
+    ws.crl_pem_path.write_bytes(pem)
+    ws.crl_der_path.write_bytes(der)
+
+
+def test_a_crl_near_its_next_update_is_re_signed_on_unlock_and_by_refresh(tmp_path: Path) -> None:
+    from core.revocation import CRL_REFRESH_WHEN_LEFT, CRL_VALIDITY
+
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    now = dt.datetime.now(dt.UTC)
+    _write_crl(ws, room.authority, now=now - CRL_VALIDITY + CRL_REFRESH_WHEN_LEFT - dt.timedelta(days=1),
+               validity=CRL_VALIDITY)  # 14 days left: inside the margin
+    stale = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    authority = ws.load_ca(CA_PASSPHRASE)
+    fresh = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    number = fresh.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert number > stale.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert fresh.next_update_utc is not None and fresh.next_update_utc > now + CRL_VALIDITY - dt.timedelta(hours=1)
+    assert fresh.is_signature_valid(room.authority.key.public_key())  # type: ignore[arg-type]
+
+    assert ws.refresh_crl(authority) is False  # fresh: left alone
+    _write_crl(ws, authority, now=now, validity=dt.timedelta(days=2))
+    assert ws.refresh_crl(authority) is True
+    again = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    assert again.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > number
+    assert x509.load_der_x509_crl(ws.crl_der_path.read_bytes()) == again
+
+
+def test_a_site_whose_crl_ran_out_names_that_and_takes_a_fresh_one_without_restart(tmp_path: Path) -> None:
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    _write_crl(ws, room.authority, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=40), validity=dt.timedelta(days=30))
+    site = DemoSite(SiteConfig.from_workspace(ws, port=0))
+    site.start()
+    try:
+        refused = curl(site, room, tmp_path, site.url, bundle=room.bundle.bundle_path)
+        assert refused.returncode != 0
+        reasons = [e.message for e in site.events.recent() if e.kind == "connection-refused"]
+        assert reasons == ["the site's revocation list is out of date (unlock the CA to re-sign it)"]
+        # The alert says "certificate expired"; Test Connection sees that ours is not, and names the CRL.
+        for version in ("1.2", "1.3"):
+            report = run_connection_test(ConnectionTestInput(
+                url=site.url, ca_cert=room.ca_cert, bundle=room.bundle.bundle_path, bundle_password=BUNDLE_PASSWORD,
+                tls_version=version))
+            failed = report.failed_step
+            assert failed is not None and "revocation list (CRL) has most likely run out" in (failed.cause or "")
+        assert ws.refresh_crl(room.authority) is True
+        back = curl(site, room, tmp_path, site.url, bundle=room.bundle.bundle_path)
+        assert back.returncode == 0, back.stderr
+        assert "CN=Ada Lovelace" in back.stdout
+    finally:
+        site.stop()
