@@ -467,7 +467,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
                           what="bundle password")
-    report = diagnose_bundle(args.bundle, password, ca_cert=args.ca)
+    report = diagnose_bundle(args.bundle, password, ca_cert=args.ca, crl=args.crl)
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.healthy else 1
 
@@ -699,6 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "to a chosen CA. Exits 0 when healthy, 1 when there is something to fix.")
     p.add_argument("bundle", type=Path, help="the .p12 / .pfx bundle")
     p.add_argument("--ca", type=Path, help="the CA certificate the bundle should chain to")
+    p.add_argument("--crl", type=Path, help="a revocation list to look the certificate up in (default: crl.pem "
+                   "beside the --ca file, as in a workspace's ca/ folder)")
     p.add_argument("--bundle-password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
     add_old_password_file_alias(p)
     p.add_argument("--json", action="store_true", help="print JSON for scripts")

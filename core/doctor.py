@@ -7,6 +7,7 @@ is named even when the password is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import ipaddress
@@ -404,9 +405,15 @@ class DoctorReport:
 _REISSUE = "Ask your instructor to issue a new bundle (Certificates → Issue bundle, or `python main.py issue-client`)."
 
 
-def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
+def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None, crl: Path | None = None,
                     now: dt.datetime | None = None) -> DoctorReport:
-    """Examine a .p12 offline. Never raises for a bad file: every finding is a check in the report."""
+    """Examine a .p12 offline. Never raises for a bad file: every finding is a check in the report.
+
+    Args:
+        ca_cert: the CA to check the chain against (``ca.crt``; an intermediate and its root are both tried).
+        crl: a revocation list to look the certificate up in; default ``crl.pem`` beside ``ca_cert``
+            when there is one (a workspace's ``ca/`` folder has both).
+    """
     report = DoctorReport(path=str(path))
     try:
         data = read_regular_file(path)
@@ -515,4 +522,44 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None,
                   else f"issued by {cert.issuer.rfc4514_string()}; no CA was chosen to check against")
         report.checks.append(Check("chain", Verdict.OK if inside else Verdict.WARNING, detail,
                                    None if inside else "Give the CA certificate (--ca) to check the chain."))
+    if crl is None and ca_cert is not None and (Path(ca_cert).parent / "crl.pem").is_file():
+        crl = Path(ca_cert).parent / "crl.pem"
+    if crl is not None:
+        report.checks.append(_revocation_check(cert, Path(crl), signer, when))
     return report
+
+
+def _revocation_check(cert: x509.Certificate, path: Path, signer: x509.Certificate | None,
+                      when: dt.datetime) -> Check:
+    """Look the certificate up in a CRL file (PEM, possibly several CRLs, or DER)."""
+    try:
+        raw = read_regular_file(path)
+        crls = ([x509.load_pem_x509_crl(b"-----BEGIN X509 CRL-----" + part) for part in
+                 raw.split(b"-----BEGIN X509 CRL-----")[1:]] if b"-----BEGIN X509 CRL-----" in raw
+                else [x509.load_der_x509_crl(raw)])
+    except (OSError, ValueError):
+        return Check("revocation", Verdict.WARNING, f"the revocation list {path} cannot be read",
+                     "Choose the crl.pem of the CA that issued the bundle.")
+    mine = [c for c in crls if c.issuer == cert.issuer]
+    if not mine:
+        return Check("revocation", Verdict.WARNING, f"the revocation list {path} is not the issuing CA's",
+                     "Choose the crl.pem of the CA that issued the bundle.")
+    crl = mine[0]
+    if signer is not None and not crl.is_signature_valid(signer.public_key()):  # type: ignore[arg-type]
+        return Check("revocation", Verdict.WARNING, f"the revocation list {path} is not signed by the CA",
+                     "Use the crl.pem published by the CA.")
+    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    if entry is not None:
+        reason = ""
+        with contextlib.suppress(x509.ExtensionNotFound):
+            reason = f" ({entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value})"
+        return Check("revocation", Verdict.PROBLEM,
+                     f"revoked on {fmt_time(entry.revocation_date_utc)}{reason}: every server of this CA refuses it",
+                     "A revoked certificate never works again: " + _REISSUE)
+    ends = crl.next_update_utc
+    if ends is not None and ends < when:
+        return Check("revocation", Verdict.WARNING,
+                     f"not on the revocation list, but that list ran out on {fmt_time(ends)}; servers that "
+                     "enforce it refuse everyone until it is re-signed",
+                     "The instructor re-signs it by unlocking the CA (or: python main.py crl).")
+    return Check("revocation", Verdict.OK, f"not revoked (revocation list of {fmt_time(crl.last_update_utc)})")

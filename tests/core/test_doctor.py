@@ -42,8 +42,30 @@ def test_healthy_modern_bundle(classroom: Classroom) -> None:
     assert report.contents["private key"] == "EC secp256r1"
     assert report.ca_certificates[0]["subject"] == "CN=Test Classroom CA,O=Tests"
     assert verdicts(report) == {"password": Verdict.OK, "key matches certificate": Verdict.OK,
-                                "validity": Verdict.OK, "client authentication": Verdict.OK, "chain": Verdict.OK}
+                                "validity": Verdict.OK, "client authentication": Verdict.OK, "chain": Verdict.OK,
+                                "revocation": Verdict.OK}  # the workspace's ca/crl.pem, found beside ca.crt
     assert report.to_text().endswith("Result: healthy")
+
+
+def test_a_revoked_bundle_is_named_from_the_crl_beside_the_ca(tmp_path: Path) -> None:
+    from tests.conftest import make_classroom
+
+    room = make_classroom(tmp_path / "ws")
+    room.workspace.revoke(room.authority, "Ada Lovelace", reason="keyCompromise")
+    report = diagnose_bundle(room.bundle.bundle_path, BUNDLE_PASSWORD, ca_cert=room.ca_cert)
+    assert not report.healthy
+    check = next(c for c in report.checks if c.name == "revocation")
+    assert check.verdict is Verdict.PROBLEM
+    assert "revoked on" in check.detail and "(keyCompromise)" in check.detail
+    # A CRL elsewhere (as a student would download it) is given explicitly; a wrong file is a warning, not a crash.
+    copy = tmp_path / "downloaded.crl"
+    copy.write_bytes(room.workspace.crl_der_path.read_bytes())
+    elsewhere = tmp_path / "ca.crt"
+    elsewhere.write_bytes(room.ca_cert.read_bytes())
+    assert verdicts(diagnose_bundle(room.bundle.bundle_path, BUNDLE_PASSWORD, ca_cert=elsewhere,
+                                    crl=copy))["revocation"] is Verdict.PROBLEM
+    assert verdicts(diagnose_bundle(room.bundle.bundle_path, BUNDLE_PASSWORD, ca_cert=elsewhere,
+                                    crl=elsewhere))["revocation"] is Verdict.WARNING
 
 
 def test_compatible_bundle_made_by_openssl_legacy(classroom: Classroom, tmp_path: Path) -> None:
