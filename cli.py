@@ -423,10 +423,15 @@ def cmd_roster(args: argparse.Namespace) -> int:
     result = issue_roster(ws, authority, rows, out_dir=out, key_type=KeyType.parse(args.key_type),
                           valid_days=args.days, profile=BundleProfile.parse(args.profile), progress=progress,
                           workers=args.workers)
-    _out(args, {"out": str(out), "handout": str(result.handout), "issued": len(result.issued),
-                "bundles": [str(b) for _r, b, _p in result.issued]},
-         f"Issued {len(result.issued)} bundles into {out}; passwords in {result.handout} (owner-only)")
-    return 0
+    n = len(result.issued)
+    text = f"Issued {n} bundle{'' if n == 1 else 's'} into {out}; passwords in {result.handout} (owner-only)"
+    if result.skipped:
+        text += "\nNot issued (given a certificate elsewhere while the batch ran):\n" + "\n".join(
+            f"  {why}" for _row, why in result.skipped)
+    _out(args, {"out": str(out), "handout": str(result.handout), "issued": n,
+                "bundles": [str(b) for _r, b, _p in result.issued],
+                "skipped": [why for _row, why in result.skipped]}, text)
+    return 1 if result.skipped else 0
 
 
 def cmd_renew(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,6 +274,19 @@ class Registry:
         with self._connect() as db:
             db.execute("UPDATE crl_state SET number = number + 1 WHERE id = 1")
             return int(db.execute("SELECT number FROM crl_state WHERE id = 1").fetchone()[0])
+
+    def valid_client_named(self, name: str, *, match: Callable[[str, str], bool]) -> Record | None:
+        """A valid, unexpired client row (finished or still being written) whose name ``match``-es ``name``."""
+        now = dt.datetime.now(dt.UTC)
+        with self._connect() as db:
+            rows = db.execute(
+                _SELECT + " WHERE kind = 'client' AND status = 'valid' ORDER BY issued_at DESC"
+            ).fetchall()
+        for row in rows:
+            record = _record(row)
+            if not record.is_expired(now) and match(record.common_name, name):
+                return record
+        return None
 
     def find_client(self, name: str) -> Record | None:
         """The newest valid client certificate for ``name``, if any."""

@@ -81,6 +81,8 @@ class RosterResult:
     issued: list[tuple[RosterRow, Path, str]] = field(default_factory=list)  # row, bundle, password
     total: int = 0
     cancelled: bool = False
+    # Rows refused while the batch ran: another process gave that student a certificate meanwhile.
+    skipped: list[tuple[RosterRow, str]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -353,11 +355,18 @@ def issue_roster(
                 ) from None
             cert = x509.load_der_x509_certificate(cert_der)
             bundle_path = out_dir / f"{row.stem}.p12"
-            # The password is on disk before the bundle is in the registry, so even a kill -9
-            # between the two never leaves an issued bundle whose password is lost.
-            handout.append(row, bundle_path, passwords[row.line])
-            bundle = workspace.store_client_files(cert, p12, name=row.name, bundle_path=bundle_path,
-                                                  cert_path=out_dir / f"{row.stem}.crt")
+            try:
+                # Under the naming lock: an issue-client or another batch for the same student
+                # meanwhile is found here, not after both have written a valid certificate.
+                with workspace.name_claim(row.name):
+                    # The password is on disk before the bundle is in the registry, so even a kill -9
+                    # between the two never leaves an issued bundle whose password is lost.
+                    handout.append(row, bundle_path, passwords[row.line])
+                    bundle = workspace.store_client_files(cert, p12, name=row.name, bundle_path=bundle_path,
+                                                          cert_path=out_dir / f"{row.stem}.crt")
+            except WorkspaceError as exc:
+                result.skipped.append((row, f"line {row.line}: {exc}"))
+                continue
             result.issued.append((row, bundle.bundle_path, passwords[row.line]))
             if progress is not None:
                 progress(len(result.issued), len(rows), row.name)

@@ -555,10 +555,13 @@ class Workspace:
         stem = slugify(name)
         bundle_path = self.clients_dir / f"{stem}.p12"
         cert_path = self.clients_dir / f"{stem}.crt"
+        with self.name_claim(name):  # fail fast, before the key is made
+            pass
         self._make_room(name, bundle_path, cert_path)
         issued: Issued = authority.issue_client(name=name, email=email, key_type=key_type, valid_days=valid_days)
-        return self._store_bundle(authority, issued, name=name, password=password, profile=profile,
-                                  bundle_path=bundle_path, cert_path=cert_path)
+        with self.name_claim(name):
+            return self._store_bundle(authority, issued, name=name, password=password, profile=profile,
+                                      bundle_path=bundle_path, cert_path=cert_path)
 
     def _make_room(self, name: str, bundle_path: Path, cert_path: Path) -> None:
         if not (bundle_path.exists() or cert_path.exists()):
@@ -614,21 +617,58 @@ class Workspace:
     ) -> IssuedBundle:
         record = self.registry.add(certificate, kind="client", cert_path=self._rel(cert_path),
                                    bundle_path=self._rel(bundle_path), pending=True)
+        written: list[Path] = []
+        done = False
         try:
             _step("row-added")
-            atomic_write(bundle_path, p12, mode=PRIVATE)
+            # exclusive: another process issuing the same name at this moment gets FileExistsError
+            # instead of replacing our bundle (and we never remove a file that is not ours).
+            atomic_write(bundle_path, p12, mode=PRIVATE, exclusive=True)
+            written.append(bundle_path)
             _step("bundle-written")
-            atomic_write(cert_path, _pem(certificate), mode=PUBLIC)
+            atomic_write(cert_path, _pem(certificate), mode=PUBLIC, exclusive=True)
+            written.append(cert_path)
             _step("cert-written")
             self.registry.mark_done(record.serial)
-        except BaseException:
-            for p in (bundle_path, cert_path):
+            done = True
+            _step("row-done")
+        except BaseException as exc:
+            if done:  # every file is in place and recorded: an interrupt now loses nothing
+                raise
+            for p in written:
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
             with contextlib.suppress(Exception):
                 self.registry.discard(record.serial)
+            if isinstance(exc, FileExistsError):
+                raise WorkspaceError(f"{exc.filename} was created by someone else meanwhile; nothing was "
+                                     "overwritten") from None
             raise
         return IssuedBundle(name.strip(), bundle_path, cert_path, certificate)
+
+    @contextlib.contextmanager
+    def name_claim(self, name: str) -> Iterator[None]:
+        """Hold the workspace's naming lock while checking that ``name`` has no valid client certificate.
+
+        issue-client, a roster batch and the GUI check and write under it, so two processes
+        cannot both give one student a valid certificate (the lock is held for milliseconds:
+        the check and the file writes, not the key generation).
+
+        Raises:
+            WorkspaceError: a valid, unexpired client certificate (or one being written) has this name.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".names.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            holder = self.registry.valid_client_named(name, match=same_name)
+            if holder is not None:
+                where = self.path_of(holder.bundle_path) if holder.bundle_path else "no bundle file"
+                raise WorkspaceError(f"{name!r} already has a valid certificate ({holder.serial}, {where}); renew "
+                                     "it, or revoke it first")
+            yield
+        finally:
+            os.close(fd)
 
     def archive(self, record: Record) -> Record:
         """Move a certificate's files to ``archive/<stem>-<serial>.*`` beside them and update its row.

@@ -271,7 +271,9 @@ class RosterWizard(QWizard):
         self._set_running(False)
         issued = len(result.issued)
         what = (f"Cancelled: {issued} of {result.total} bundles were issued" if result.cancelled
-                else f"All {issued} bundles were issued")
+                else f"All {issued} bundles were issued" if not result.skipped
+                else f"{issued} of {result.total} bundles were issued; not issued (given a certificate elsewhere "
+                     "meanwhile): " + "; ".join(why for _row, why in result.skipped))
         self.issue_page.status.setText(f"{what}. Passwords: {result.handout} (owner-only; hand them out, then "
                                        "delete it).")
         self.setButtonText(QWizard.WizardButton.FinishButton, "&Close")

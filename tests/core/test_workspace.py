@@ -15,7 +15,7 @@ from core.bundles import BundleProfile, read_p12
 from core.keys import KeyType, key_type_of
 from core.site_users import UserStore
 from core.workspace import Workspace, WorkspaceError, WrongPassphraseError, slugify
-from tests.conftest import BUNDLE_PASSWORD, CA_PASSPHRASE, Classroom
+from tests.conftest import BUNDLE_PASSWORD, CA_PASSPHRASE, Classroom, poll_until
 
 
 def mode(path: Path) -> int:
@@ -56,7 +56,7 @@ def test_short_passphrase_refused_without_leaving_files(tmp_path: Path) -> None:
 
 def test_existing_bundle_is_not_overwritten(classroom: Classroom) -> None:
     before = classroom.bundle.bundle_path.read_bytes()
-    with pytest.raises(WorkspaceError, match="already exists"):
+    with pytest.raises(WorkspaceError, match="already has a valid certificate"):
         classroom.workspace.issue_client_bundle(classroom.authority, name="Ada Lovelace", password="another-pass")
     assert classroom.bundle.bundle_path.read_bytes() == before
 
@@ -147,6 +147,74 @@ def test_exception_mid_write_leaves_no_files_or_rows(tmp_path: Path, step: str,
         ws.issue_client_bundle(authority, name="Lin", password=BUNDLE_PASSWORD)
     assert not ws.bundle_path_for("Lin").exists()
     _agree(ws)
+
+
+def test_an_interrupt_after_the_row_is_done_keeps_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C just after the row is marked done: the bundle is complete and recorded, so it stays."""
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Crash CA", passphrase=CA_PASSPHRASE)
+
+    def interrupt(at: str) -> None:
+        if at == "row-done":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(workspace_module, "crash_hook", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ws.issue_client_bundle(authority, name="Lin", password=BUNDLE_PASSWORD)
+    assert read_p12(ws.bundle_path_for("Lin"), BUNDLE_PASSWORD).friendly_name == "Lin"
+    assert ws.registry.find_client("Lin") is not None
+    _agree(ws)
+
+
+_RACE_CHILD = """
+import sys, time
+from pathlib import Path
+import core.workspace as w
+ws = w.Workspace(sys.argv[1])
+a = ws.load_ca(sys.argv[2])
+go = Path(sys.argv[3])
+(go.parent / ("ready-" + sys.argv[4])).touch()
+while not go.exists():
+    time.sleep(0.001)
+try:
+    ws.issue_client_bundle(a, name="Race Student", password="bundle-pass-" + sys.argv[4])
+except w.WorkspaceError as exc:
+    print("refused:", exc)
+    sys.exit(3)
+print("issued")
+"""
+
+
+def test_four_processes_issuing_one_name_at_once_give_one_bundle(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.create_ca(common_name="Race CA", passphrase=CA_PASSPHRASE)
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE_CHILD, str(ws.root), CA_PASSPHRASE, str(go), str(i)],
+                              cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    # all four load the CA and wait at the line; then they are released together
+    poll_until(lambda: len(list(tmp_path.glob("ready-*"))) == 4, timeout=60, what="four children at the line")
+    go.touch()
+    results = [p.communicate(timeout=120) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert sorted(codes) == [0, 3, 3, 3], results
+    winner = codes.index(0)
+    assert read_p12(ws.bundle_path_for("Race Student"), f"bundle-pass-{winner}").friendly_name == "Race Student"
+    assert len(ws.registry.list(kind="client", status="valid")) == 1
+    assert all("already has a valid certificate" in out or "created by someone else" in out
+               for (out, _err), code in zip(results, codes, strict=True) if code == 3)
+    _agree(ws)
+
+
+def test_a_name_a_roster_issued_elsewhere_is_refused_by_issue_client(tmp_path: Path) -> None:
+    from core.roster import issue_roster, parse_roster
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Roster CA", passphrase=CA_PASSPHRASE)
+    issue_roster(ws, authority, parse_roster(b"name\nRos One\n"), out_dir=tmp_path / "class", workers=1)
+    with pytest.raises(WorkspaceError, match="already has a valid certificate"):
+        ws.issue_client_bundle(authority, name="ros one", password=BUNDLE_PASSWORD)
+    assert not ws.bundle_path_for("Ros One").exists()
 
 
 _CRASH_CHILD = """
