@@ -514,7 +514,13 @@ def cmd_import_ca(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.export import ExportFormat, ExportRefused, export_ca_for_browsers, export_certificates
+    from core.export import (
+        ExportFormat,
+        ExportRefused,
+        export_bundle,
+        export_ca_for_browsers,
+        export_certificates,
+    )
 
     ws = existing_workspace(args.workspace)
     fmt = ExportFormat.parse(args.format) if args.format else None
@@ -531,6 +537,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if as_folder or out.is_dir():
         raise ExportRefused(f"{args.out} is a folder; give a file name such as {out / 'certificate.crt'}")
     record = None if args.what == "ca" else ws.find(args.what)
+    if out.suffix.lower() in (".p12", ".pfx") and fmt is None:
+        if record is None or record.bundle_path is None:
+            raise ExportRefused(f"{args.what} has no bundle to copy; a .p12 is only made for a student")
+        path = export_bundle(ws.path_of(record.bundle_path), out, overwrite=args.force, protected=protected)
+        _out(args, {"out": str(path), "bundle": True},
+             f"Copied {record.common_name}'s bundle to {path} (the same password as the original)")
+        return 0
     certs = [ws.trust_anchor()] if record is None else ws.certificate_of(record, chain=args.chain)
     path = export_certificates(certs, out, fmt=fmt, overwrite=args.force, protected=protected)
     _out(args, {"out": str(path), "certificates": len(certs)}, f"Wrote {len(certs)} certificate(s) to {path}")
@@ -634,14 +647,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-file", type=Path,
                    help=f"file holding the new passphrase the key is stored with (or ${ENV_CA})")
 
-    p = add("export", cmd_export, "export the CA certificate or any certificate/chain as PEM, DER or PKCS#7")
+    p = add("export", cmd_export, "export the CA certificate or any certificate/chain as PEM, DER or PKCS#7, "
+            "or copy a student's bundle")
     p.add_argument("what", help="'ca', or a certificate's serial (hex) or client name")
     p.add_argument("--out", required=True,
-                   help="output file (.crt/.pem PEM, .cer/.der DER, .p7b PKCS#7); for 'ca', an existing folder "
-                   "or a path ending in / (created) gets ca.crt and ca.cer; an existing file is kept unless --force")
+                   help="output file (.crt/.pem PEM, .cer/.der DER, .p7b PKCS#7, .p12/.pfx a copy of the student's "
+                   "bundle); for 'ca', an existing folder or a path ending in / (created) gets ca.crt and ca.cer; an "
+                   "existing file is kept unless --force")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing file (never anything in the workspace's ca/, secrets/, server/, "
-                   "registry or logins, and never a device or pipe)")
+                   help="replace an existing file (never anything in the workspace's ca/, secrets/, server/, site/, "
+                   "registry, a file it records, and never a device or pipe)")
     p.add_argument("--format", choices=["pem", "der", "p7b"], help="override the format the file name implies")
     p.add_argument("--chain", action="store_true", help="add the CA chain after the certificate (PEM or p7b)")
 

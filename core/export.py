@@ -1,4 +1,4 @@
-"""Exports: the CA certificate for browsers, any certificate or chain as PEM or DER.
+"""Exports: the CA certificate for browsers, any certificate or chain as PEM or DER, a student's bundle.
 
 Browsers and operating systems disagree on what they import: Firefox and Linux take
 PEM ``.crt``; Windows and Android prefer DER ``.cer``; a DER file holds exactly
@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from core.storage import PUBLIC, atomic_write
+from core.storage import PRIVATE, PUBLIC, atomic_write
 
 
 class ExportFormat(enum.Enum):
@@ -67,6 +67,10 @@ class ExportRefused(ValueError):
     """The export would write over something it must not; the message says what and how to proceed."""
 
 
+def _names_a_file(path: Path) -> bool:
+    return not path.is_dir()
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -84,9 +88,14 @@ def check_export_target(path: Path, *, overwrite: bool = False, protected: Seque
         ExportRefused: see above.
     """
     path = Path(path).expanduser()
-    for candidate in {path.absolute(), path.resolve()}:
+    # normpath: "server/../ca3" is ca3, not a file inside server/ (and "ca3/../ca" is ca/).
+    for candidate in {Path(os.path.normpath(path.absolute())), path.resolve()}:
         for guarded in protected:
-            for guard in {Path(guarded).absolute(), Path(guarded).resolve()}:
+            for guard in {Path(os.path.normpath(Path(guarded).absolute())), Path(guarded).resolve()}:
+                if candidate == guard and _names_a_file(guard):
+                    raise ExportRefused(f"{path} is one of the workspace's own files (a key, a bundle, a "
+                                        "certificate it issued, its registry or logins), which exports never "
+                                        "write over; choose another file")
                 if _inside(candidate, guard):
                     raise ExportRefused(f"{path} is inside the workspace's {guard.name}, which exports never "
                                         "write over; choose a file outside it")
@@ -124,11 +133,28 @@ def _write_new(path: Path, data: bytes, *, mode: int) -> None:
             os.unlink(tmp)
 
 
-def _write(path: Path, data: bytes, *, overwrite: bool) -> None:
+def _write(path: Path, data: bytes, *, overwrite: bool, mode: int = PUBLIC) -> None:
     if overwrite and path.exists():
-        atomic_write(path, data, mode=PUBLIC)
+        atomic_write(path, data, mode=mode)
     else:
-        _write_new(path, data, mode=PUBLIC)
+        _write_new(path, data, mode=mode)
+
+
+def export_bundle(source: Path, path: Path, *, overwrite: bool = False, protected: Sequence[Path] = ()) -> Path:
+    """Copy a student's .p12 (to a USB stick, a shared folder): the same bytes, so the same password.
+
+    The copy is owner-only like the original; the bundle is encrypted, but it is still the
+    student's private key.
+
+    Raises:
+        ExportRefused: see :func:`check_export_target`.
+        OSError: the bundle cannot be read.
+    """
+    path = Path(path).expanduser()
+    data = Path(source).read_bytes()
+    check_export_target(path, overwrite=overwrite, protected=protected)
+    _write(path, data, overwrite=overwrite, mode=PRIVATE)
+    return path
 
 
 def export_certificates(certs: Sequence[x509.Certificate], path: Path, *, fmt: ExportFormat | None = None,

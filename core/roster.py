@@ -111,6 +111,30 @@ def check_batch_options(*, valid_days: int, workers: int | None = None) -> None:
                          "the default, one per core, is usually fastest)")
 
 
+def check_out_dir(workspace: Workspace, out_dir: Path) -> None:
+    """Refuse an output folder where a student's file could replace one of the workspace's own.
+
+    ``--out WORKSPACE/ca`` with a student called "Root" would write ``ca/root.crt``: the
+    certificate exports and the server chain take as the root CA.
+
+    Raises:
+        RosterError: ``out_dir`` is the workspace itself or inside its ca/, secrets/, server/ or site/.
+    """
+    target = Path(os.path.normpath(Path(out_dir).expanduser().absolute()))
+    root = Path(os.path.normpath(workspace.root.absolute()))
+    for candidate in {target, target.resolve()}:
+        if candidate in (root, root.resolve()):
+            raise RosterError([f"{out_dir} is the workspace folder itself; choose a folder of its own for the "
+                               f"bundles (for example {workspace.root / 'class-1'})"])
+        for guarded in (workspace.root / "ca", workspace.secrets_dir, workspace.root / "server",
+                        workspace.users_path.parent):
+            for guard in {Path(os.path.normpath(guarded.absolute())), guarded.resolve()}:
+                if candidate == guard or guard in candidate.parents:
+                    raise RosterError([f"{out_dir} is inside the workspace's {guard.name}/ folder, where a "
+                                       "student's file could replace the CA's or the site's own; choose another "
+                                       "folder"])
+
+
 def _valid_names(workspace: Workspace) -> set[str]:
     return {r.common_name.casefold() for r in workspace.registry.list(kind="client", status="valid")
             if not r.is_expired()}
@@ -145,10 +169,13 @@ def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspa
         raise RosterError([f"line {line}: not UTF-8 text (save the roster as CSV UTF-8)"]) from None
     problems: list[str] = []
     rows: list[RosterRow] = []
+    if workspace is not None and out_dir is not None:
+        check_out_dir(workspace, out_dir)
     valid_names = _valid_names(workspace) if workspace is not None else set()
     columns = {"name": 0, "email": 1, "password": 2}
     stems: dict[str, int] = {}
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unclosed quote is an error, not a name swallowing the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     first = True
     while True:
         try:
@@ -167,6 +194,10 @@ def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspa
             if "name" in lowered:
                 columns = {k: lowered.index(k) for k in ("name", "email", "password") if k in lowered}
                 continue
+            if {"email", "password"} & set(lowered):
+                # A header naming the other columns but not "name": its students would be called "email".
+                problems.append(f"line {line}: this header has no 'name' column (expected name,email,password)")
+                break
         if len(rows) >= MAX_ROSTER_ROWS:
             problems.append(f"line {line}: more than {MAX_ROSTER_ROWS} students; split the roster")
             break
@@ -218,6 +249,12 @@ def _check_row(line: int, cells: list[str], columns: dict[str, int], problems: l
         # Such a password would be shown altered (quoted) in the handout's spreadsheet cell.
         if password.startswith(_FORMULA_START):
             problems.append(f"line {line}: a password must not start with = + - @ or a tab (spreadsheets run it)")
+    # Spreadsheets in ';'-separator locales (German, French...) split the handout's cells at ';',
+    # so text after one would start a new cell, and "=..." there would be run as a formula.
+    for what, value in (("name", name), ("password", password)):
+        if ";" in value:
+            problems.append(f"line {line}: a {what} must not contain ';' (spreadsheets in some countries split "
+                            "cells there)")
     if len(problems) > before:
         return None
     return RosterRow(line=line, name=name, email=email or None, password=password or None, stem=stem)
@@ -315,6 +352,7 @@ def issue_roster(
         ValueError: the lifetime is below 1 day or longer than the CA's, or ``workers`` is out of range.
     """
     check_batch_options(valid_days=valid_days, workers=workers)
+    check_out_dir(workspace, out_dir)
     authority._check_within_ca(valid_days)
     if already := _already_issued_problems(rows, _valid_names(workspace)):
         raise RosterError(already)

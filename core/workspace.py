@@ -124,12 +124,16 @@ class Workspace:
 
     # -- state -------------------------------------------------------------
     def protected_paths(self) -> tuple[Path, ...]:
-        """Folders and files no export may write over: keys, secrets, the registry, the site's logins."""
+        """Folders and files no export may write over: keys, secrets, the registry, the site's logins,
+        and every file the registry records (a student's bundle is the only copy of their key)."""
         registry = self.registry_path
+        recorded = []
+        if registry.is_file():
+            recorded = [self.path_of(p) for r in self.registry.list() for p in (r.cert_path, r.bundle_path) if p]
         return (
-            self.root / "ca", self.secrets_dir, self.root / "server",
+            self.root / "ca", self.secrets_dir, self.root / "server", self.users_path.parent,
             registry, *(registry.with_name(registry.name + s) for s in ("-wal", "-shm", "-journal")),
-            self.users_path, self.root / ".write.lock",
+            self.users_path, self.root / ".write.lock", self.root / ".names.lock", *recorded,
         )
 
     def has_ca(self) -> bool:

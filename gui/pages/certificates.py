@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,10 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.authority import Authority
+from core.export import ExportFormat, ExportRefused, export_bundle, export_certificates
 from core.passwords import generate_password
 from core.registry import Record
 from core.revocation import REASONS
-from core.storage import PUBLIC, atomic_write
 from core.workspace import slugify
 from gui.certificate_details import CertificateDetailsDialog
 from gui.certificates_model import CertificateModel, Column, Rows, make_proxy, prepare_rows
@@ -60,7 +59,8 @@ class CertificatesPage(QWidget):
         self.details_button = QPushButton("Details…")
         self.details_button.setToolTip("Every field and extension of the selected certificate")
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Save the selected certificate as PEM (.crt/.pem) or DER (.cer/.der)")
+        self.export_button.setToolTip("Save the selected certificate as PEM (.crt/.pem) or DER (.cer/.der), "
+                                      "or a copy of a student's bundle (.p12)")
         self.renew_button = QPushButton("Renew…")
         self.renew_button.setToolTip("New key and serial, same name; a client gets a new bundle (password shown once)")
         self.renew_button.clicked.connect(self.renew_selected)
@@ -173,20 +173,32 @@ class CertificatesPage(QWidget):
         if record is None or cert is None:
             return
         stem = slugify(record.common_name)
-        target = self.session.messages.ask_save_file(
-            "Export certificate", str(Path.home() / f"{stem}.crt"),
-            "PEM certificate (*.crt *.pem);;DER certificate for Windows/macOS (*.cer *.der)",
-        )
+        filters = "PEM certificate (*.crt *.pem);;DER certificate for Windows/macOS (*.cer *.der)"
+        if record.bundle_path:
+            filters += ";;The student's bundle, a copy with the same password (*.p12)"
+        target = self.session.messages.ask_save_file("Export certificate", str(Path.home() / f"{stem}.crt"), filters)
         if not target:
             return
-        der = Path(target).suffix.lower() in (".cer", ".der")
-        data = cert.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM)
+        path = Path(target)
+        suffix = path.suffix.lower()
+        workspace = self.session.workspace
         try:
-            atomic_write(Path(target), data, mode=PUBLIC)
-        except OSError as exc:
-            self.session.messages.error("Export failed", sentence(exc.strerror or str(exc)))
+            # The file dialog asked before replacing a file; the workspace's own files are never replaced.
+            if suffix in (".p12", ".pfx"):
+                if not record.bundle_path:
+                    raise ExportRefused(f"{record.common_name} has no bundle; export the certificate as .crt")
+                export_bundle(workspace.path_of(record.bundle_path), path, overwrite=True,
+                              protected=workspace.protected_paths())
+                what = "a copy of the bundle (same password)"
+            else:
+                fmt = ExportFormat.DER if suffix in (".cer", ".der") else ExportFormat.PEM
+                export_certificates([cert], path, fmt=fmt, overwrite=True, protected=workspace.protected_paths())
+                what = fmt.name
+        except (ExportRefused, OSError) as exc:
+            message = str(exc) if isinstance(exc, ExportRefused) else (exc.strerror or str(exc))
+            self.session.messages.error("Export failed", sentence(message))
             return
-        self.session.messages.info("Certificate exported", f"Saved {'DER' if der else 'PEM'} to {target}.")
+        self.session.messages.info("Certificate exported", f"Saved {what} to {target}.")
 
     def revoke_selected(self) -> None:
         record = self.selected()

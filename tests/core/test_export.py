@@ -118,3 +118,31 @@ def test_export_ca_to_a_folder(classroom: Classroom, tmp_path: Path) -> None:
     plain = tmp_path / "no-slash"  # not there, no slash: a file, PEM by default
     assert cli.main(["export", "ca", "--out", str(plain), "--workspace", root]) == 0
     assert plain.is_file() and plain.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_cli_copies_a_bundle_and_never_writes_over_a_recorded_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.bundles import read_p12
+    from tests.conftest import BUNDLE_PASSWORD, make_classroom
+
+    room = make_classroom(tmp_path / "ws")
+    ws, root = room.workspace, str(room.workspace.root)
+    copy = tmp_path / "usb" / "ada.p12"
+    assert cli.main(["export", "Ada Lovelace", "--out", str(copy), "--workspace", root]) == 0
+    assert read_p12(copy, BUNDLE_PASSWORD).certificate == room.bundle.certificate
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert cli.main(["export", "localhost", "--out", str(tmp_path / "server.p12"), "--workspace", root]) == 2
+    assert "has no bundle" in capsys.readouterr().err
+
+    # The student's bundle is the only copy of their key: no --force replaces it, nor their certificate.
+    before = room.bundle.bundle_path.read_bytes()
+    for recorded in (room.bundle.bundle_path, room.bundle.cert_path):
+        assert cli.main(["export", "ca", "--out", str(recorded), "--format", "pem", "--force",
+                         "--workspace", root]) == 2
+        assert "never write over" in capsys.readouterr().err
+    assert room.bundle.bundle_path.read_bytes() == before
+
+    # A path that only passes through a guarded folder ("server/../elsewhere") is not inside it.
+    through = str(ws.root / "server" / ".." / "handouts") + "/"
+    assert cli.main(["export", "ca", "--out", through, "--workspace", root]) == 0, capsys.readouterr().err
+    assert (ws.root / "handouts" / "ca.crt").is_file()

@@ -77,10 +77,27 @@ def test_every_problem_is_reported_by_line_number(tmp_path: Path) -> None:
     (b"name\nA\x00da\n", "line 2"),
     (b"name,email\n", "no students"),
     (b"x" * (1024 * 1024 + 1), "larger than"),
+    (b"email,password\nx@school.example,long-enough-pw\n", "line 1: this header has no 'name' column"),
+    (b'name\n"Ada Lovelace,\nAlan Turing\n', "not valid CSV"),  # an unclosed quote, not a name eating a line
+    (b"name\nAda;=HYPERLINK(1)\n", "line 2: a name must not contain ';'"),
+    (b"name,email,password\nAda,,secret;=1+1\n", "line 2: a password must not contain ';'"),
 ])
 def test_bad_files_are_refused_with_a_reason(data: bytes, message: str) -> None:
     with pytest.raises(RosterError, match=message):
         parse_roster(data)
+
+
+@pytest.mark.parametrize("where", ["ca", "secrets", "server", "site", "."])
+def test_bundles_never_go_into_the_workspace_s_own_folders(ws: Workspace, where: str) -> None:
+    """A student called "Root" in --out WORKSPACE/ca would write ca/root.crt, taken as the root CA."""
+    out = ws.root / where
+    with pytest.raises(RosterError, match="workspace"):
+        parse_roster(b"name\nRoot\nChain\n", out_dir=out, workspace=ws)
+    authority = ws.load_ca(CA_PASSPHRASE)
+    with pytest.raises(RosterError, match="workspace"):
+        issue_roster(ws, authority, parse_roster(b"name\nRoot\n"), out_dir=out / "sub" if where != "." else out,
+                     workers=1)
+    assert not (ws.root / "ca" / "root.crt").exists()
 
 
 def test_header_is_optional_and_columns_may_be_reordered() -> None:

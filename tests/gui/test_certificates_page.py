@@ -45,6 +45,33 @@ def test_export_pem_and_der(qtbot, make_window, answers, workspace_with_server: 
         assert format(cert.serial_number, "X") == serial
 
 
+def test_export_a_bundle_copy_but_never_over_the_workspace_s_own_files(
+        qtbot, make_window, answers, workspace_with_server: Workspace, tmp_path: Path) -> None:
+    from core.bundles import read_p12
+
+    serial = issue(workspace_with_server, "Grace Hopper")
+    record = workspace_with_server.registry.get(serial)
+    window = make_window(workspace_with_server.root)
+    page = window.certificates_page
+    page.select_serial(serial)
+    answers.save_to = str(tmp_path / "usb" / "grace.p12")
+    with qtbot.waitSignal(window.messages.shown, timeout=SLOW) as shown:
+        page.export_button.click()
+    assert shown.args[0] == "info" and "same password" in shown.args[2]
+    copy = tmp_path / "usb" / "grace.p12"
+    assert read_p12(copy, "bundle-pass-1").certificate.serial_number == int(serial, 16)
+    assert copy.stat().st_mode & 0o077 == 0  # the student's key, even encrypted: owner-only
+
+    bundle = workspace_with_server.path_of(record.bundle_path)
+    before = bundle.read_bytes()
+    for target in (bundle, workspace_with_server.ca_cert_path):  # the file dialog's "replace?" is not enough
+        answers.save_to = str(target)
+        with qtbot.waitSignal(window.messages.shown, timeout=SLOW) as shown:
+            page.export_button.click()
+        assert shown.args[0] == "error" and "workspace" in shown.args[2]
+    assert bundle.read_bytes() == before
+
+
 def test_revoke_updates_registry_crl_and_table(qtbot, make_window, answers,
                                                workspace_with_server: Workspace) -> None:
     serial = issue(workspace_with_server, "Alan Turing")
