@@ -269,10 +269,15 @@ class Registry:
             ).fetchall()
         return [(r[0], dt.datetime.fromisoformat(r[1]), r[2]) for r in rows]
 
-    def next_crl_number(self) -> int:
-        """Increment and return the CRL number (RFC 5280: monotonically increasing)."""
+    def next_crl_number(self, *, above: int = 0) -> int:
+        """Increment and return the CRL number (RFC 5280: monotonically increasing).
+
+        Args:
+            above: the number of the CRL already published; the new one is greater even when
+                this registry's counter is behind it (a registry restored from an older backup).
+        """
         with self._connect() as db:
-            db.execute("UPDATE crl_state SET number = number + 1 WHERE id = 1")
+            db.execute("UPDATE crl_state SET number = MAX(number, ?) + 1 WHERE id = 1", (above,))
             return int(db.execute("SELECT number FROM crl_state WHERE id = 1").fetchone()[0])
 
     def valid_client_named(self, name: str, *, match: Callable[[str, str], bool]) -> Record | None:

@@ -47,12 +47,14 @@ def build_crl(
     now: dt.datetime | None = None,
     validity: dt.timedelta = CRL_VALIDITY,
     include_revoked: bool = True,
+    previous_number: int = 0,
 ) -> x509.CertificateRevocationList:
     """Sign a CRL with a new CRL number.
 
     Args:
         include_revoked: list every revoked certificate of the registry (the issuing CA's
             CRL); False for a root above an intermediate, which has revoked nothing.
+        previous_number: the CRL number already published (the new one is greater).
     """
     now = now or dt.datetime.now(dt.UTC)
     try:
@@ -65,7 +67,7 @@ def build_crl(
         .issuer_name(authority.certificate.subject)
         .last_update(now - dt.timedelta(minutes=5))
         .next_update(now + validity)
-        .add_extension(x509.CRLNumber(registry.next_crl_number()), critical=False)
+        .add_extension(x509.CRLNumber(registry.next_crl_number(above=previous_number)), critical=False)
         .add_extension(aki, critical=False)
     )
     for serial, when, reason in registry.revoked() if include_revoked else []:
@@ -86,6 +88,15 @@ def crl_is_fresh(pem: bytes, *, now: dt.datetime | None = None) -> bool:
         return False
     nxt = crl.next_update_utc
     return nxt is not None and nxt - now > CRL_REFRESH_WHEN_LEFT
+
+
+def crl_number_of(pem: bytes) -> int:
+    """The CRL number of the first CRL in ``pem`` (0 when there is none or it cannot be read)."""
+    try:
+        crl = x509.load_pem_x509_crl(pem)
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except (ValueError, x509.ExtensionNotFound):
+        return 0
 
 
 def crl_pem_der(crl: x509.CertificateRevocationList) -> tuple[bytes, bytes]:

@@ -37,7 +37,7 @@ from core.bundles import BundleProfile, check_bundle_password, encode_p12
 from core.keys import KeyType, PrivateKey, key_type_of
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
 from core.registry import Record, Registry
-from core.revocation import ROOT_CRL_VALIDITY, build_crl, crl_is_fresh, crl_pem_der, parse_reason
+from core.revocation import ROOT_CRL_VALIDITY, build_crl, crl_is_fresh, crl_number_of, crl_pem_der, parse_reason
 from core.site_users import UserStore
 from core.storage import PRIVATE, PUBLIC, atomic_write, make_private_dir
 
@@ -151,6 +151,15 @@ class Workspace:
         """The registry, reconciled with the files on first use (see :meth:`reconcile`)."""
         if self._registry is None:
             self.root.mkdir(parents=True, exist_ok=True)
+            fresh = not self.registry_path.is_file() or self.registry_path.stat().st_size == 0
+            if fresh and self.ca_cert_path.is_file():
+                # A new, empty registry over an existing CA would forget every revocation: the
+                # next CRL would list none, and revoked students would be let in again.
+                raise WorkspaceError(
+                    f"the registry {self.registry_path} is missing or empty, but this workspace has a CA; without "
+                    "it every revocation would be forgotten. Restore registry.sqlite3 from a backup (mTLS Lab does "
+                    "not start a new one over an existing CA)"
+                )
             self._registry = Registry(self.registry_path)
             self.reconcile()
         return self._registry
@@ -272,7 +281,9 @@ class Workspace:
         if intermediate:
             authority = create_intermediate_ca(root, common_name=common_name, organization=organization,
                                                key_type=key_type, valid_days=valid_days - 1)
+        made_folder = not (self.root / "ca").exists()
         make_private_dir(self.root / "ca")
+        _ = self.registry  # opened (made) before the CA files exist: see the registry property
         written = [self.ca_key_path, self.ca_cert_path, self.crl_pem_path, self.crl_der_path]
         try:
             if intermediate:
@@ -293,6 +304,9 @@ class Workspace:
             for p in written:
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
+            if made_folder:
+                with contextlib.suppress(OSError):
+                    (self.root / "ca").rmdir()  # only when empty
             raise
         return authority
 
@@ -316,6 +330,7 @@ class Workspace:
         if self.ca_cert_path.exists() or self.ca_key_path.exists():
             raise WorkspaceError(f"{self.root} already has a CA; import into a new, empty folder")
         make_private_dir(self.root / "ca")
+        _ = self.registry  # opened (made) before the CA files exist: see the registry property
         key_pem = authority.key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -388,7 +403,10 @@ class Workspace:
         With an intermediate, ``crl.pem`` also carries the root's CRL, so verifiers that check
         every CA on the path (nginx's ``ssl_crl``, ``openssl verify -crl_check_all``) find one.
         """
-        crl = build_crl(authority, self.registry)
+        previous = 0
+        with contextlib.suppress(OSError):
+            previous = crl_number_of(self.crl_pem_path.read_bytes())
+        crl = build_crl(authority, self.registry, previous_number=previous)
         pem, der = crl_pem_der(crl)
         if self.root_crl_path.is_file():
             pem += self.root_crl_path.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from cryptography import x509
@@ -23,7 +24,7 @@ from core.export import ExportFormat, ExportRefused, export_bundle, export_certi
 from core.passwords import generate_password
 from core.registry import Record
 from core.revocation import REASONS
-from core.workspace import slugify
+from core.workspace import WorkspaceError, slugify
 from gui.certificate_details import CertificateDetailsDialog
 from gui.certificates_model import CertificateModel, Column, Rows, make_proxy, prepare_rows
 from gui.messages import sentence
@@ -94,7 +95,7 @@ class CertificatesPage(QWidget):
         ws = self.session.workspace
         self._generation = getattr(self, "_generation", 0) + 1
         generation = self._generation
-        if not ws.registry_path.exists():
+        if not ws.registry_path.exists() and not ws.ca_cert_path.exists():  # a new workspace: nothing yet
             self._show(prepare_rows([]), generation)
             return
         self.session.tasks.run(
@@ -109,10 +110,11 @@ class CertificatesPage(QWidget):
         """The first load, before the window shows (part of the start-up time, not a stall)."""
         self._generation = getattr(self, "_generation", 0) + 1
         records: list[Record] = []
+        ws = self.session.workspace
         try:
-            if self.session.workspace.registry_path.exists():
-                records = self.session.workspace.registry.list()
-        except (OSError, ValueError) as exc:
+            if ws.registry_path.exists() or ws.ca_cert_path.exists():  # a lost registry is said, not shown empty
+                records = ws.registry.list()
+        except (OSError, ValueError, WorkspaceError, sqlite3.Error) as exc:
             self.session.messages.error("The registry cannot be read", sentence(str(exc)))
         self._show(prepare_rows(records), self._generation)
 

@@ -150,3 +150,46 @@ def test_a_site_whose_crl_ran_out_names_that_and_takes_a_fresh_one_without_resta
         assert "CN=Ada Lovelace" in back.stdout
     finally:
         site.stop()
+
+
+@pytest.mark.parametrize("damage", ["emptied", "deleted"])
+def test_a_lost_registry_is_never_replaced_by_an_empty_one(tmp_path: Path, damage: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty registry over an existing CA would re-sign a CRL listing nobody: revoked students back in."""
+    import cli
+
+    room = make_classroom(tmp_path / "ws")
+    room.workspace.revoke(room.authority, "Ada Lovelace", reason="keyCompromise")
+    crl_before = room.workspace.crl_pem_path.read_bytes()
+    registry = room.workspace.registry_path
+    if damage == "emptied":
+        registry.write_bytes(b"")
+    else:
+        registry.unlink()
+    for suffix in ("-wal", "-shm"):
+        registry.with_name(registry.name + suffix).unlink(missing_ok=True)
+    pf = tmp_path / "pass"
+    pf.write_text(CA_PASSPHRASE + "\n")
+    assert cli.main(["crl", "--workspace", str(room.workspace.root), "--passphrase-file", str(pf)]) == 2
+    err = capsys.readouterr().err
+    assert "missing or empty" in err and "backup" in err
+    assert room.workspace.crl_pem_path.read_bytes() == crl_before  # still lists Ada
+    assert not registry.is_file() or registry.stat().st_size == 0
+
+
+def test_the_crl_number_never_goes_back_with_a_registry_from_an_older_backup(tmp_path: Path) -> None:
+    import shutil
+
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    backup = tmp_path / "registry-backup.sqlite3"
+    shutil.copyfile(ws.registry_path, backup)
+    for _ in range(3):
+        ws.publish_crl(room.authority)
+    published = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    shutil.copyfile(backup, ws.registry_path)
+    restored = Workspace(ws.root)
+    restored.publish_crl(restored.load_ca(CA_PASSPHRASE))
+    after = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    number = lambda crl: crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
+    assert number(after) > number(published)
