@@ -124,7 +124,8 @@ def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
         except ValueError:
             address = None
         if address is not None:
-            if address.is_unspecified:
+            mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+            if address.is_unspecified or (mapped is not None and mapped.is_unspecified):
                 # 0.0.0.0 and :: mean "every interface" to bind(), never an address a client connects to.
                 raise ValueError(f"{raw.strip()!r} is the 'any' address, which no client connects to; name the "
                                  "machine's real address (e.g. 192.168.1.20) or its host name instead")

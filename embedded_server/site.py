@@ -40,7 +40,7 @@ class SiteConfig:
     host: str = "127.0.0.1"
     port: int = 0
     event_log_file: Path | None = None
-    crl: Path | None = None  # enforced for client certificates when the file exists
+    crl: Path | None = None  # enforced for client certificates; when set, the file must exist
     mode: str = "strict"
     # Certificate-to-user mapping: a login is accepted only for the username that
     # equals the certificate's CN or one of its e-mail addresses (per-student certificates).
@@ -122,7 +122,9 @@ def check_certificate_covers_host(cert_path: Path, host: str) -> None:
     hostname = socket.gethostname()
     fix = f"python main.py issue-server --host {host} --host {hostname} --host localhost --host 127.0.0.1"
     address = bind_address(host)
-    if not host.strip() or (address is not None and address.is_unspecified):
+    # ::ffff:0.0.0.0 is 0.0.0.0 to a dual-stack socket: every IPv4 interface.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    if not host.strip() or (address is not None and (address.is_unspecified or (mapped and mapped.is_unspecified))):
         raise SiteError(
             f"binding {host.strip() or 'every interface'} would expose the site on every network; "
             "give the address of one interface with --host, e.g. 192.168.1.20"
@@ -170,7 +172,12 @@ def make_server_context(config: SiteConfig) -> ssl.SSLContext:
         ctx.load_verify_locations(cafile=config.ca_cert)
     except (OSError, ssl.SSLError) as exc:
         raise SiteError(f"the CA certificate {config.ca_cert} does not load") from exc
-    if config.crl is not None and config.crl.is_file():
+    if config.crl is not None:
+        # A CRL that was configured and is gone fails closed: serving without it would let
+        # every revoked student back in (a running site keeps the last CRL that loaded).
+        if not config.crl.is_file():
+            raise SiteError(f"the revocation list {config.crl} is missing; re-sign it (python main.py crl, or "
+                            "unlock the CA in the app) before the site can check revocations")
         try:
             ctx.load_verify_locations(cafile=config.crl)
         except ssl.SSLError as exc:

@@ -98,7 +98,8 @@ def test_bad_host_names_are_refused(bad: str) -> None:
         parse_hosts([bad])
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::0", "0:0:0:0:0:0:0:0", "[::]", " 0.0.0.0 "])  # noqa: S104 (refused)
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::0", "0:0:0:0:0:0:0:0", "[::]", " 0.0.0.0 ",  # noqa: S104
+                                  "::ffff:0.0.0.0"])
 def test_the_any_address_is_refused_with_the_reason(host: str) -> None:
     with pytest.raises(ValueError, match="'any' address"):
         parse_hosts(["localhost", host])

@@ -157,7 +157,7 @@ def test_binding_an_address_the_certificate_does_not_cover_is_refused(classroom:
 
 @pytest.mark.parametrize("host", ["0.0.0.0",  # noqa: S104 (refused)
                                   "::", "::0", "0:0:0:0:0:0:0:0", "[::]", "0", "0x0", "0.0.0.0 ",
-                                  " ::0 ", ""])
+                                  " ::0 ", "", "::ffff:0.0.0.0", "[::ffff:0:0]"])
 def test_wildcard_bind_is_refused(classroom: Classroom, host: str) -> None:
     site = DemoSite(SiteConfig.from_workspace(classroom.workspace, host=host, port=0))
     with pytest.raises(SiteError, match="one interface"):

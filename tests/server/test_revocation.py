@@ -193,3 +193,24 @@ def test_the_crl_number_never_goes_back_with_a_registry_from_an_older_backup(tmp
     after = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
     number = lambda crl: crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
     assert number(after) > number(published)
+
+
+def test_a_missing_crl_fails_closed(tmp_path: Path) -> None:
+    """Deleting crl.pem must not let revoked students back in: no start, and a running site keeps the last one."""
+    from embedded_server.site import SiteError
+
+    room = make_classroom(tmp_path / "ws")
+    ws = room.workspace
+    ws.revoke(room.authority, "Ada Lovelace", reason="keyCompromise")
+    site = DemoSite(SiteConfig.from_workspace(ws, port=0))
+    site.start()
+    try:
+        moved = tmp_path / "crl-elsewhere.pem"
+        ws.crl_pem_path.rename(moved)
+        refused = curl(site, room, tmp_path, site.url, bundle=room.bundle.bundle_path)
+        assert refused.returncode != 0 and "Welcome" not in refused.stdout
+        assert any(e.kind == "reload-failed" and "missing" in e.message for e in site.events.recent())
+    finally:
+        site.stop()
+    with pytest.raises(SiteError, match=r"revocation list .* is missing"):
+        DemoSite(SiteConfig.from_workspace(ws, port=0)).start()
