@@ -585,9 +585,35 @@ def _handshake(raw: socket.socket, host: str, port: int, ca: list[x509.Certifica
             if answer is not None:
                 facts["plain http answer"] = answer
                 cause, fix = _PLAIN_HTTP
+            elif _closed_without_a_word(failure):
+                # Nothing of TLS came back, so nothing about our certificate can be concluded.
+                facts["server sent"] = "nothing: it closed the connection before any TLS reply"
+                cause, fix = _CLOSED_BEFORE_TLS
+            elif not _is_timeout(failure):
+                facts["server sent"] = "bytes that are not TLS"
+                cause, fix = _NOT_TLS
         return Step("handshake", Status.FAILED, facts, cause=cause, fix=fix)
     facts["verified against"] = f"the chosen CA ({_names(ca)})"
     return Step("handshake", Status.OK, facts)
+
+
+_CLOSED_BEFORE_TLS = (
+    "The server closed the connection before any TLS reply, so it never saw (or judged) your certificate: this port "
+    "does not speak TLS, or the server turned the connection away (too busy, a connection limit, a firewall).",
+    "Check the address and port; if they are right, try again in a minute or ask your instructor to look at the "
+    "server.")
+_NOT_TLS = ("The server answered with something that is not TLS (nor HTTP): this port runs another kind of service.",
+            "Check the port number: the demo site's address is shown on its Demo Site page.")
+
+
+def _closed_without_a_word(exc: BaseException) -> bool:
+    text = str(exc).upper()
+    return isinstance(exc, (ConnectionResetError, BrokenPipeError, SSL.SysCallError)) or "EOF" in text \
+        or "RESET" in text or "UNEXPECTED" in text
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or "TIMED" in str(exc).upper()
 
 
 _X509_V_ERR_CERT_NOT_YET_VALID = 9

@@ -123,6 +123,9 @@ class TlsFront:
         self._threads: set[threading.Thread] = set()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._handshaking: collections.Counter[str] = collections.Counter()
+        # Connections still in their handshake, oldest first: (ip, port) -> the socket now serving it.
+        self._pending: dict[tuple[str, int], socket.socket] = {}
+        self._evicted: set[tuple[str, int]] = set()
         self._open: collections.Counter[str] = collections.Counter()
         self._last_flood_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._stopping = threading.Event()
@@ -188,26 +191,63 @@ class TlsFront:
             with self._lock:
                 self._threads.add(thread)
                 self._conns.add(sock)
+                self._pending[(addr[0], addr[1])] = sock
             thread.start()
 
     def _admit(self, ip: str) -> str | None:
-        """Count a new connection from ``ip``, or say why it is refused."""
+        """Count a new connection from ``ip``, or say why it is refused.
+
+        Silent connections must not lock a class out (no certificate is needed to open one):
+        when an address reaches its limit of unfinished handshakes, or the front its limit of
+        connections, the *oldest unfinished handshake* is dropped to make room. A real
+        handshake takes milliseconds, so what is dropped is a connection that sat silent;
+        the student connecting now gets in.
+        """
         with self._lock:
+            victim = None
             if self._handshaking[ip] >= MAX_HANDSHAKES_PER_ADDRESS:
-                return "too many unfinished handshakes from this address"
-            if self._open[ip] >= MAX_CONNECTIONS_PER_ADDRESS:
-                return "too many connections from this address"
-            if not self._slots.acquire(blocking=False):
-                return "too many connections"
+                victim = self._oldest_pending(ip)
+            elif self._open[ip] >= MAX_CONNECTIONS_PER_ADDRESS:
+                victim = self._oldest_pending(ip)
+                if victim is None:  # all of them finished handshakes: that address really is this busy
+                    return "too many connections from this address"
+            if victim is not None:
+                self._evict(victim)
+            got = self._slots.acquire(blocking=False)
+            if not got:
+                victim = self._oldest_pending(None)
+                if victim is None:
+                    return "too many connections"
+                self._evict(victim)
+        if not got and not self._slots.acquire(timeout=2.0):  # the evicted thread frees its slot in milliseconds
+            return "too many connections"
+        with self._lock:
             self._handshaking[ip] += 1
             self._open[ip] += 1
         return None
 
-    def _handshake_over(self, ip: str) -> None:
+    def _oldest_pending(self, ip: str | None) -> tuple[str, int] | None:
+        """The longest-waiting unfinished handshake (of ``ip``, or of anyone), not already being dropped."""
+        for key in self._pending:
+            if key not in self._evicted and (ip is None or key[0] == ip):
+                return key
+        return None
+
+    def _evict(self, key: tuple[str, int]) -> None:
+        """Drop an unfinished handshake (its thread sees the socket closed and ends)."""
+        self._evicted.add(key)
+        sock = self._pending.get(key)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _handshake_over(self, ip: str, key: tuple[str, int]) -> None:
         with self._lock:
             self._handshaking[ip] -= 1
             if self._handshaking[ip] <= 0:
                 del self._handshaking[ip]
+            self._pending.pop(key, None)
+            self._evicted.discard(key)
 
     def _log_flood(self, ip: str, reason: str) -> None:
         """Log a refusal, but only once per address and reason every few seconds."""
@@ -224,6 +264,7 @@ class TlsFront:
 
     def _serve(self, sock: socket.socket, addr: tuple[str, int]) -> None:
         client = f"{addr[0]}:{addr[1]}"
+        key = (addr[0], addr[1])
         tls: ssl.SSLSocket | None = None
         handshaking = True
         try:
@@ -234,13 +275,22 @@ class TlsFront:
                 with self._lock:
                     self._conns.discard(sock)
                     self._conns.add(tls)
+                    if key in self._pending:
+                        self._pending[key] = tls  # same place in the order: it is as old as it was
+                    evicted = key in self._evicted
+                if evicted:  # dropped while being wrapped: the shutdown went to the old object
+                    raise ConnectionAbortedError("dropped to make room")
                 # CPython applies the socket timeout to the whole do_handshake() as one
                 # deadline (not per read), so a client dripping its ClientHello is cut off too.
                 tls.do_handshake()
                 handshaking = False
-                self._handshake_over(addr[0])
+                self._handshake_over(addr[0], key)
             except (ssl.SSLError, OSError) as exc:
-                if not self._stopping.is_set():
+                with self._lock:
+                    evicted = key in self._evicted
+                if evicted:
+                    self._log_flood(addr[0], "an unfinished handshake was dropped to make room for new connections")
+                elif not self._stopping.is_set():
                     refusal = explain_handshake_error(exc)
                     self._events.emit(
                         "connection-refused", refusal.reason, client=addr[0], detail=refusal.detail
@@ -290,7 +340,7 @@ class TlsFront:
                 if self._open[addr[0]] <= 0:
                     del self._open[addr[0]]
             if handshaking:
-                self._handshake_over(addr[0])
+                self._handshake_over(addr[0], key)
             self._slots.release()
 
     def _pipe(self, tls: ssl.SSLSocket, identity: Peer, idle: float | None = None) -> None:

@@ -299,3 +299,47 @@ def test_a_run_without_login_says_which_steps_it_skipped(site: DemoSite, classro
     report = run(classroom, site.url, username=None, password=None)
     assert report.ok
     assert report.to_text().endswith("Result: all steps passed (2 skipped: Login accepted, Protected page reached)")
+
+
+@pytest.mark.parametrize(("behaviour", "cause"), [
+    ("close", "closed the connection before any TLS reply"),
+    ("garbage", "something that is not TLS"),
+])
+def test_a_server_that_never_speaks_tls_is_not_blamed_on_the_certificate(classroom: Classroom, behaviour: str,
+                                                                        cause: str) -> None:
+    """A port that hangs up at once, or answers noise: our certificate was never judged, so no "revoked"."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                if behaviour == "garbage":
+                    conn.recv(4096)
+                    conn.sendall(bytes(range(256)) * 2)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        for bundle in (classroom.bundle.bundle_path, None):
+            report = run(classroom, f"https://localhost:{listener.getsockname()[1]}/", bundle=bundle, timeout=5.0)
+            step = report.failed_step
+            assert step is not None and step.key == "handshake", report.to_text()
+            assert cause in (step.cause or ""), report.to_text()
+            assert "revoked" not in (step.cause or "") and "client certificate" not in (step.cause or "")
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+    assert not thread.is_alive()
