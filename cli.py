@@ -51,12 +51,36 @@ class CliError(Exception):
 
 
 # -- secrets ------------------------------------------------------------------------
-def read_secret_file(path: Path) -> str:
+MAX_SECRET_FILE = 64 * 1024  # a passphrase is a line; /dev/zero or a wrong file must not fill the memory
+MAX_INPUT_FILE = 1024 * 1024  # a certificate, key or .p12 to import
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of ``path`` (a pipe such as <(pass show ca) is fine; a folder is not).
+
+    Raises:
+        CliError: it cannot be read, or it is larger than ``limit``.
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as fh:
+            data = fh.read(limit + 1)
+    except IsADirectoryError:
+        raise CliError(f"the {what} {path} is a folder; give a file") from None
     except OSError as exc:
-        raise CliError(f"cannot read the secret file {path}: {exc.strerror}") from None
-    value = text.splitlines()[0] if text.strip() else ""
+        raise CliError(f"cannot read the {what} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise CliError(f"the {what} {path} is larger than {limit // 1024} KiB; it cannot be the right file")
+    return data
+
+
+def read_secret_file(path: Path) -> str:
+    data = read_bounded(path, MAX_SECRET_FILE, "secret file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CliError(f"the secret file {path} is not UTF-8 text") from None
+    # The first line that is not blank; trailing spaces and CR (a file saved on Windows) are not part of it.
+    value = next((line.rstrip("\r") for line in text.splitlines() if line.strip()), "")
     if not value:
         raise CliError(f"the secret file {path} is empty")
     return value
@@ -485,10 +509,7 @@ def cmd_import_ca(args: argparse.Namespace) -> int:
         raise CliError(f"{ws.root} already has a CA ({common_name(ws.ca_certificate())}); import into a new folder")
 
     def read(path: Path) -> bytes:
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise CliError(f"cannot read {path}: {exc.strerror}") from None
+        return read_bounded(path, MAX_INPUT_FILE, "file")
 
     if args.p12 is not None:
         p12_password = get_secret(file=args.p12_password_file, env="MTLSLAB_P12_PASSWORD",

@@ -236,3 +236,24 @@ def test_serve_json_serves_a_student_and_stops_cleanly_on_sigterm(tmp_path: Path
     events = [json.loads(line) for line in out.splitlines()]
     assert "connection-accepted" in [e["kind"] for e in events]
     assert events[-1]["kind"] == "site-stopped"
+
+
+def test_secret_and_import_files_are_read_with_a_limit(tmp_path: Path) -> None:
+    """/dev/zero as a passphrase file grew to gigabytes; blank first lines and Windows line ends are fine."""
+    out = cli("init", "--workspace", str(tmp_path / "a"), "--passphrase-file", "/dev/zero")
+    assert out.returncode == 2 and "larger than 64 KiB" in out.stderr
+    assert not (tmp_path / "a" / "ca").exists()
+    pf = tmp_path / "pass"
+    pf.write_bytes(b"\r\n  \r\na-long-ca-passphrase\r\n")
+    assert cli("init", "--workspace", str(tmp_path / "b"), "--passphrase-file", str(pf)).returncode == 0
+    pf2 = tmp_path / "pass2"
+    pf2.write_text("a-long-ca-passphrase\n")
+    crl = cli("crl", "--workspace", str(tmp_path / "b"), "--passphrase-file", str(pf2))
+    assert crl.returncode == 0, crl.stderr  # the same passphrase, read from the line after the blanks
+    bad = tmp_path / "latin1"
+    bad.write_bytes(b"caf\xe9-passphrase\n")
+    out = cli("init", "--workspace", str(tmp_path / "c"), "--passphrase-file", str(bad))
+    assert out.returncode == 2 and "not UTF-8" in out.stderr and str(bad) in out.stderr
+    out = cli("import-ca", "--workspace", str(tmp_path / "d"), "--cert", "/dev/zero", "--key", "/dev/zero",
+              "--passphrase-file", str(pf2))
+    assert out.returncode == 2 and "larger than 1024 KiB" in out.stderr
