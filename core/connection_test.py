@@ -884,6 +884,11 @@ def _login(session: requests.Session, page_url: str, form: dict[str, Any], usern
                           "the name or e-mail address your certificate was issued to.",
                     fix="Log in with the name or e-mail address in your certificate (see the Bundle step's "
                         "subject), or use your own bundle.")
+    if resp.status_code >= 500:
+        return Step("login", Status.FAILED, facts,
+                    cause=f"The site could not check the login (HTTP {resp.status_code}): the fault is on the "
+                          "server, not in what you typed.",
+                    fix="Tell your instructor; the site's event log (or error page) says what broke.")
     if resp.status_code >= 400 or _find_login_form(resp.text) is not None:
         return Step("login", Status.FAILED, facts, cause="The username or password is wrong.",
                     fix="Use the login your instructor gave you (it is not the bundle password).")

@@ -157,7 +157,12 @@ def create_app(
         address_limit = (address_throttle, f"addr:{identity.client_address}")
         # A failed login logs the username only when it is a real account: people type
         # their password into the username field, and the log is read by the instructor.
-        logged = username if username in users.usernames() else None
+        try:
+            known = users.usernames()
+        except ValueError as exc:  # the login file is damaged: say so, instead of a traceback and a 500
+            events.emit("login-unavailable", str(exc), subject=identity.subject)
+            raise bottle.HTTPError(503, "logins unavailable") from None
+        logged = username if username in known else None
 
         def refuse_throttled() -> None:
             events.emit("login-throttled", "too many failed logins", subject=identity.subject, user=logged,
@@ -221,6 +226,8 @@ def create_app(
         404: "There is no such page on this site.",
         405: "That page does not accept this kind of request.",
         500: "Something went wrong on the site. The instructor can see the details in the event log.",
+        503: "The site cannot check logins right now: its list of logins is damaged. Tell your instructor "
+             "(they can set the logins again in mTLS Lab's Demo Site page, or with: python main.py user NAME).",
     }
 
     def error_page(error: bottle.HTTPError) -> str:
@@ -228,7 +235,7 @@ def create_app(
         _apply_headers(bottle.response)
         bottle.response.set_header("Cache-Control", "no-store")
         code = error.status_code
-        if code >= 500:
+        if code >= 500 and code != 503:
             events.emit("error", f"{code} on {bottle.request.path}: {error.exception!r}", path=bottle.request.path)
         return render("error", title=f"Error {code}", status=error.status_line,
                       explanation=explanations.get(code, "The site could not answer this request."))

@@ -233,6 +233,11 @@ class DemoSite:
             if self._front is not None:
                 return self.url
             check_certificate_covers_host(self.config.server_cert, self.config.host)
+            try:
+                UserStore(self.config.users_file).usernames()
+            except ValueError as exc:
+                raise SiteError(f"{exc}; set the logins again (python main.py user NAME, or the Demo Site page) "
+                                "or restore it from a backup") from None
             self._context, self._stamp = make_server_context(self.config), self._file_stamp()
             identities = IdentityTable()
             app = create_app(

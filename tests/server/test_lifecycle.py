@@ -194,3 +194,27 @@ def test_hundreds_of_open_connections_are_all_served(running: DemoSite, room: Cl
         for tls in conns:
             with contextlib.suppress(OSError):
                 tls.close()
+
+
+def test_a_damaged_login_file_is_said_plainly_to_the_student_the_tester_and_at_start(
+        running: DemoSite, room: Classroom, tmp_path: Path) -> None:
+    from core.connection_test import ConnectionTestInput, run_connection_test
+    from embedded_server.site import SiteError
+    from tests.conftest import BUNDLE_PASSWORD
+
+    room.workspace.users_path.write_text('{"users": [truncated', encoding="utf-8")
+    report = run_connection_test(ConnectionTestInput(
+        url=running.url, ca_cert=room.ca_cert, bundle=room.bundle.bundle_path, bundle_password=BUNDLE_PASSWORD,
+        username=LOGIN_USER, password=LOGIN_PASSWORD))
+    login = report.steps[4]
+    assert login.key == "login" and "could not check the login (HTTP 503)" in (login.cause or "")
+    home = curl(running, room, tmp_path, running.url, bundle=room.bundle.bundle_path)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', home.stdout)
+    assert token is not None
+    page = curl(running, room, tmp_path, "-d", f"csrf={token.group(1)}", "-d", "username=ada", "-d", "password=x",
+                running.url + "login", bundle=room.bundle.bundle_path)
+    assert "list of logins is damaged" in page.stdout and "Traceback" not in page.stdout
+    assert kinds(running.events.recent(), "login-unavailable")
+    assert not kinds(running.events.recent(), "error")
+    with pytest.raises(SiteError, match="damaged"):
+        DemoSite(SiteConfig.from_workspace(room.workspace)).start()
