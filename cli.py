@@ -26,6 +26,7 @@ from typing import Any
 from core.authority import Authority, common_name
 from core.bundles import BundleError, BundleProfile
 from core.connection_test import ConnectionReport, ConnectionTestInput, run_connection_test
+from core.doctor import one_line
 from core.keys import KeyType
 from core.passwords import generate_password
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
@@ -273,6 +274,28 @@ def given_or_generated(file: Path | None, env: str) -> tuple[str, bool]:
     if os.environ.get(env):
         return os.environ[env], False
     return generate_password(), True
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds from 0.1 to 600."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= value <= 600:  # also false for nan and inf
+        raise argparse.ArgumentTypeError(f"{text} seconds: choose 0.1 to 600")
+    return value
+
+
+def registry_problem(exc: sqlite3.Error) -> str:
+    """What a registry error means for the user: only a damaged file needs its backup."""
+    text = str(exc).lower()
+    if "full" in text:
+        return f"the disk is full ({exc}); free some space and try again (the registry itself is unchanged)"
+    if any(w in text for w in ("readonly", "read-only", "unable to open", "i/o error", "locked", "permission")):
+        return (f"the workspace registry cannot be written ({exc}): check that the workspace folder is writable, "
+                "on a working disk, and not in use by a stuck process (the registry itself is unchanged)")
+    return f"the workspace registry is damaged ({exc}); restore registry.sqlite3 from a backup"
 
 
 def existing_workspace(path: Path) -> Workspace:
@@ -729,7 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle-password-file", type=Path, help=f"file holding the bundle password (or ${ENV_BUNDLE})")
     p.add_argument("--username", help="login name (login steps are skipped without it)")
     p.add_argument("--password-file", type=Path, help=f"file holding the login password (or ${ENV_PASSWORD})")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per network step (0.1 to 600)")
     p.add_argument("--tls", choices=["1.2", "1.3"], help="pin the TLS version (default: the best both speak)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_test)
@@ -752,14 +775,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    folder = getattr(args, "workspace", None)
+    if isinstance(folder, Path) and folder.expanduser().exists() and not folder.expanduser().is_dir():
+        print(f"error: --workspace {folder} is a file, not a folder", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args))
     except (CliError, WorkspaceError, BundleError, ValueError, KeyError, OverflowError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from core.roster import RosterError
+
+        if isinstance(exc, RosterError) and len(exc.problems) > 1:  # one per line, every one of them
+            print(f"error: the roster has {len(exc.problems)} problems:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {one_line(problem)}", file=sys.stderr)
+        else:
+            print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # list | head: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush error at exit)
+        return 0
     except sqlite3.Error as exc:
-        print(f"error: the workspace registry cannot be used ({exc}); restore registry.sqlite3 from a backup",
-              file=sys.stderr)
+        print(f"error: {registry_problem(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""

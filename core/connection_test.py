@@ -709,6 +709,10 @@ def _refusal_cause(exc: BaseException, bundle: Bundle | None, ca: list[x509.Cert
         return _refine_refusal(bundle, ca, "The server refused your client certificate in the handshake")
     if "EOF" in text or "RESET" in text or "ECONNRESET" in text or "BROKEN_PIPE" in text:
         return _refine_refusal(bundle, ca, "The server closed the connection without saying why")
+    if any(w in text for w in ("LINETOOLONG", "BADSTATUSLINE", "LINE_TOO_LONG", "INVALID_HTTP")):
+        return ("The TLS handshake worked, but what the server sent next is not an HTTP answer: this port runs "
+                "another kind of service behind TLS.",
+                "Check the address and port of the site (the demo site's is on its Demo Site page).")
     return (f"The TLS connection failed: {exc}.", "Copy this report and show it to your instructor.")
 
 

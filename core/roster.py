@@ -120,6 +120,8 @@ def check_out_dir(workspace: Workspace, out_dir: Path) -> None:
     Raises:
         RosterError: ``out_dir`` is the workspace itself or inside its ca/, secrets/, server/ or site/.
     """
+    if Path(out_dir).expanduser().exists() and not Path(out_dir).expanduser().is_dir():
+        raise RosterError([f"--out {out_dir} is a file, not a folder; give a folder for the bundles"])
     target = Path(os.path.normpath(Path(out_dir).expanduser().absolute()))
     root = Path(os.path.normpath(workspace.root.absolute()))
     for candidate in {target, target.resolve()}:

@@ -242,7 +242,11 @@ class Workspace:
         """Raises: WorkspaceError when there is no CA yet."""
         if not self.ca_cert_path.is_file():
             raise WorkspaceError(f"there is no CA in {self.root} yet; create one first")
-        return x509.load_pem_x509_certificate(self.ca_cert_path.read_bytes())
+        try:
+            return x509.load_pem_x509_certificate(self.ca_cert_path.read_bytes())
+        except ValueError:
+            raise WorkspaceError(f"the CA certificate {self.ca_cert_path} is damaged (not a PEM certificate); "
+                                 "restore it from a backup") from None
 
     # -- CA ------------------------------------------------------------------
     def create_ca(
@@ -361,9 +365,16 @@ class Workspace:
         cert = self.ca_certificate()
         if not self.ca_key_path.is_file():
             raise WorkspaceError(f"the CA key {self.ca_key_path} is missing")
+        data = self.ca_key_path.read_bytes()
         try:
-            key = serialization.load_pem_private_key(self.ca_key_path.read_bytes(), passphrase.encode())
-        except (ValueError, TypeError) as exc:
+            key = serialization.load_pem_private_key(data, passphrase.encode())
+        except TypeError as exc:  # "Password was given but private key is not encrypted"
+            raise WorkspaceError(f"the CA key {self.ca_key_path} is not encrypted, but mTLS Lab only ever stores "
+                                 "it encrypted: someone replaced it; restore it from a backup") from exc
+        except ValueError as exc:
+            if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data and b"Proc-Type: 4,ENCRYPTED" not in data:
+                raise WorkspaceError(f"the CA key {self.ca_key_path} is damaged (it is not an encrypted private "
+                                     "key); restore it from a backup") from exc
             raise WrongPassphraseError("the CA passphrase is wrong") from exc
         if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
             raise WorkspaceError("the CA key is of a type mTLS Lab cannot use")

@@ -98,7 +98,7 @@ def test_bad_input_gets_one_line_errors_and_creates_nothing(tmp_path: Path) -> N
     a_file.write_text("not a folder")
     cases = [
         (("list", "--workspace", str(typo)), "there is no CA"),
-        (("list", "--workspace", str(a_file)), "there is no CA"),
+        (("list", "--workspace", str(a_file)), "is a file, not a folder"),
         (("serve", "--host", "", "--workspace", str(ws)), "--host is empty"),
         (("serve", "--port", "99999", "--workspace", str(ws)), "not a port number"),
         (("issue-client", "Bob", "--days", "100000000", "--workspace", str(ws)), "at most"),
@@ -128,7 +128,7 @@ def test_corrupt_registry_is_a_plain_error(tmp_path: Path) -> None:
         (ws / name).unlink(missing_ok=True)
     out = cli("list", "--workspace", str(ws))
     assert out.returncode == 2
-    assert "registry cannot be used" in out.stderr and "Traceback" not in out.stderr
+    assert "registry is damaged" in out.stderr and "backup" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_malformed_urls_are_failed_steps_not_crashes(tmp_path: Path) -> None:
@@ -257,3 +257,31 @@ def test_secret_and_import_files_are_read_with_a_limit(tmp_path: Path) -> None:
     out = cli("import-ca", "--workspace", str(tmp_path / "d"), "--cert", "/dev/zero", "--key", "/dev/zero",
               "--passphrase-file", str(pf2))
     assert out.returncode == 2 and "larger than 1024 KiB" in out.stderr
+
+
+def test_a_full_disk_or_a_replaced_ca_file_is_named_not_blamed_on_the_passphrase(tmp_path: Path) -> None:
+    import sqlite3
+
+    import cli as cli_module
+
+    assert "disk is full" in cli_module.registry_problem(sqlite3.OperationalError("database or disk is full"))
+    assert "backup" not in cli_module.registry_problem(sqlite3.OperationalError("attempt to write a readonly database"))
+    ws = tmp_path / "ws"
+    pf = tmp_path / "pass"
+    pf.write_text("a-long-ca-passphrase\n")
+    assert cli("init", "--workspace", str(ws), "--passphrase-file", str(pf)).returncode == 0
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    plain = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key = ws / "ca" / "ca.key"
+    for content, message in ((b"garbage", "is damaged"), (plain, "is not encrypted"),
+                             (b"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
+                              b"-----END PRIVATE KEY-----\n", "is damaged")):
+        key.write_bytes(content)
+        out = cli("crl", "--workspace", str(ws), "--passphrase-file", str(pf))
+        assert out.returncode == 2 and message in out.stderr and "passphrase is wrong" not in out.stderr, out.stderr
+    (ws / "ca" / "ca.crt").write_text("garbage\n")
+    out = cli("crl", "--workspace", str(ws), "--passphrase-file", str(pf))
+    assert out.returncode == 2 and f"{ws / 'ca' / 'ca.crt'} is damaged" in out.stderr, out.stderr
