@@ -172,7 +172,17 @@ def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> 
 
     bundle_path = ws.bundle_path_for(DEMO_STUDENT)
     bundle_password = ws.read_secret(DEMO_BUNDLE_SECRET)
-    if not bundle_path.exists() or bundle_password is None:
+    current = ws.registry.by_bundle_path(str(bundle_path.relative_to(ws.root)))
+    if bundle_path.exists() and bundle_password is not None and current is not None and (
+            current.status != "valid" or current.is_expired()):
+        # Revoked or expired (perhaps to show a refusal in class): the demo renews it rather than fail every run.
+        bundle_password = generate_password()
+        ws.write_secret(DEMO_BUNDLE_SECRET, bundle_password)
+        ws.renew(ca(), current.serial, password=bundle_password)
+        was = current.status if current.status != "valid" else "expired"
+        note("client-bundle", "renewed", f"{bundle_path} (the old one was {was}; new password in "
+             f"secrets/{DEMO_BUNDLE_SECRET})")
+    elif not bundle_path.exists() or bundle_password is None:
         if bundle_path.exists():
             raise CliError(f"{bundle_path} exists but its password file secrets/{DEMO_BUNDLE_SECRET} is missing")
         bundle_password = generate_password()
@@ -380,7 +390,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.json:  # one JSON object per line: the events as the site's log file has them
         site.events.subscribe(lambda e: print(e.to_json(), flush=True))
     else:
-        site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {e.message}", flush=True))
+        # one_line: a certificate's subject is the client's text; it must not clear the screen or fake a log line
+        site.events.subscribe(lambda e: print(f"{e.time:%H:%M:%S} {e.kind:20} {one_line(e.message)}", flush=True))
     stop = threading.Event()
     # SIGTERM (systemd, kill, a container stop) ends the site as Ctrl-C does: cleanly, logged.
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())

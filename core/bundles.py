@@ -20,6 +20,9 @@ from core.keys import PrivateKey
 from core.storage import PRIVATE, atomic_write
 
 MIN_PASSWORD_LENGTH = 8
+# `openssl pkcs12` reads at most 1,023 bytes of a password (PEM_BUFSIZE - 1), so a longer one
+# opens nowhere that uses it; 256 characters leave room for 4-byte UTF-8.
+MAX_PASSWORD_LENGTH = 256
 # Iterations of every password derivation in a modern bundle: both PBKDF2 bags and the
 # integrity MAC. An offline guesser checks each guess against the cheapest of the three, so
 # they are all equal. cryptography always writes the MAC with 2,048 iterations whatever
@@ -87,6 +90,9 @@ def check_bundle_password(password: str) -> None:
         raise ValueError("a bundle needs a password: Firefox and macOS cannot import password-less bundles")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"the bundle password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"the bundle password must be at most {MAX_PASSWORD_LENGTH} characters (OpenSSL, and so "
+                         "many importers, cannot open a bundle with a much longer one)")
 
 
 def encode_p12(

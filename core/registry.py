@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,8 +89,14 @@ class Registry:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        if not self.path.exists():
+            # Owner-only from the start: it names every student and their e-mail address.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         with self._connect() as db:
             self._migrate(db)
+        for suffix in ("", "-wal", "-shm"):  # an older workspace's 0644 registry, and SQLite's side files
+            with contextlib.suppress(OSError):
+                os.chmod(self.path.with_name(self.path.name + suffix), 0o600)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -75,7 +75,8 @@ def slugify(name: str) -> str:
     Raises:
         ValueError: nothing usable is left of the name.
     """
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    # Letters NFKD does not take apart (ø, ł, ß...) would vanish in the ASCII step: Øyvind -> "yvind".
+    text = unicodedata.normalize("NFKD", name.translate(_LATIN_LETTERS)).encode("ascii", "ignore").decode()
     text = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60].strip("-")
     if not text:
         # A name in another script (Иван Петров, 山田太郎): keep its letters. Every system we
@@ -89,6 +90,11 @@ def slugify(name: str) -> str:
         text += "-student"  # "con.p12" cannot be created on Windows, whatever the extension
     return text
 
+
+_LATIN_LETTERS = str.maketrans({
+    "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+    "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ħ": "h", "Ħ": "H", "ŧ": "t", "Ŧ": "T",
+})
 
 # Device names Windows reserves in every folder, with any extension.
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}

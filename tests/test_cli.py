@@ -285,3 +285,14 @@ def test_a_full_disk_or_a_replaced_ca_file_is_named_not_blamed_on_the_passphrase
     (ws / "ca" / "ca.crt").write_text("garbage\n")
     out = cli("crl", "--workspace", str(ws), "--passphrase-file", str(pf))
     assert out.returncode == 2 and f"{ws / 'ca' / 'ca.crt'} is damaged" in out.stderr, out.stderr
+
+
+def test_demo_renews_its_student_after_a_revocation_instead_of_failing_every_run(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    assert cli("revoke", "Demo Student", "--workspace", str(ws)).returncode == 0  # e.g. to show a refusal in class
+    again = cli("demo", "--workspace", str(ws), "--json")
+    assert again.returncode == 0, again.stdout
+    result = json.loads(again.stdout)
+    assert result["ok"]
+    assert next(s for s in result["setup"] if s["step"] == "client-bundle")["status"] == "renewed"

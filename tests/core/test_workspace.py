@@ -31,6 +31,7 @@ def test_private_files_are_owner_only_and_keys_encrypted(classroom: Classroom) -
     assert mode(ws.users_path) == 0o600
     assert mode(ws.secrets_dir) == 0o700
     assert mode(ws.ca_cert_path) == 0o644
+    assert mode(ws.registry_path) == 0o600  # it names every student and their e-mail address
 
 
 def test_wrong_passphrase(classroom: Classroom) -> None:
@@ -78,6 +79,7 @@ def test_bad_bundle_password_leaves_no_files_or_rows(classroom: Classroom) -> No
     ("Иван Петров", "иван-петров"),  # no Latin letters: the name's own letters, not a refusal
     ("山田 太郎", "山田-太郎"),
     ("Con", "con-student"),  # a device name on Windows
+    ("Øyvind Łukasz Straße", "oyvind-lukasz-strasse"),  # letters NFKD cannot take apart
 ])
 def test_names_become_safe_file_names(name: str, stem: str) -> None:
     assert slugify(name) == stem
