@@ -30,7 +30,7 @@ from core.doctor import one_line
 from core.keys import KeyType
 from core.passwords import generate_password
 from core.profiles import CA_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS, SERVER_DEFAULT_DAYS
-from core.workspace import Workspace, WorkspaceError
+from core.workspace import Workspace, WorkspaceError, check_passphrase
 
 DEFAULT_WORKSPACE = Path(os.environ.get("MTLSLAB_WORKSPACE", "~/mTLS-Lab")).expanduser()
 # Every command, for main.py's routing (``--workspace DIR COMMAND`` works too).
@@ -87,18 +87,33 @@ def read_secret_file(path: Path) -> str:
     return value
 
 
-def get_secret(*, file: Path | None, env: str, prompt: str, what: str, confirm: bool = False) -> str:
-    """A secret from a file, the environment, or a terminal prompt; never from argv."""
+def get_secret(*, file: Path | None, env: str, prompt: str, what: str, confirm: bool = False,
+               check: Callable[[str], None] | None = None) -> str:
+    """A secret from a file, the environment, or a terminal prompt; never from argv.
+
+    At a terminal, a typo (entries that differ, or one ``check`` refuses) asks again, three times.
+    """
     if file is not None:
         return read_secret_file(file)
     value = os.environ.get(env)
     if value:
         return value
     if sys.stdin is not None and sys.stdin.isatty():
-        first = getpass.getpass(prompt)
-        if confirm and getpass.getpass("Again: ") != first:
-            raise CliError(f"the two {what} entries differ")
-        return first
+        for attempt in range(3):
+            first = getpass.getpass(prompt)
+            problem = None
+            if confirm and getpass.getpass("Again: ") != first:
+                problem = f"the two {what} entries differ"
+            elif check is not None:
+                try:
+                    check(first)
+                except ValueError as exc:
+                    problem = str(exc)
+            if problem is None:
+                return first
+            if attempt == 2:
+                raise CliError(problem)
+            print(f"{problem}; try again", file=sys.stderr)
     raise CliError(f"no {what} given: use --{what.replace(' ', '-')}-file FILE or set {env}")
 
 
@@ -249,7 +264,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         passphrase, generated = generate_password(), True
     else:
         passphrase = get_secret(file=args.passphrase_file, env=ENV_CA, prompt="New CA passphrase: ",
-                                what="passphrase", confirm=True)
+                                what="passphrase", confirm=True, check=check_passphrase)
     authority = ws.create_ca(common_name=args.name, organization=args.org, key_type=key_type,
                              valid_days=args.days, passphrase=passphrase, intermediate=args.intermediate)
     if generated:

@@ -1,12 +1,14 @@
-"""The command line, run as a user would: a real subprocess with no terminal."""
+"""The command line, run as a user would: a real subprocess with no terminal (one test gives it a pty)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,3 +298,45 @@ def test_demo_renews_its_student_after_a_revocation_instead_of_failing_every_run
     result = json.loads(again.stdout)
     assert result["ok"]
     assert next(s for s in result["setup"] if s["step"] == "client-bundle")["status"] == "renewed"
+
+
+def test_a_typo_at_the_passphrase_prompt_asks_again(tmp_path: Path) -> None:
+    """At a real terminal (a pty here): a short passphrase and a mismatch are asked again, not fatal."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTLSLAB_")}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty, as at a shell
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, str(ROOT / "main.py"), "init", "--workspace",  # noqa: S606
+                                   str(tmp_path / "ws")], env)
+    seen = b""
+
+    def answer(prompt: bytes, reply: str) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while prompt not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0, seen
+            if select.select([fd], [], [], left)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        seen = seen.split(prompt, 1)[1]
+        os.write(fd, reply.encode() + b"\n")
+
+    answer(b"New CA passphrase: ", "short")
+    answer(b"Again: ", "short")
+    answer(b"New CA passphrase: ", "a-long-ca-passphrase")  # asked again after "at least 8"
+    answer(b"Again: ", "a-long-ca-passphrae")
+    answer(b"New CA passphrase: ", "a-long-ca-passphrase")  # and again after the mismatch
+    answer(b"Again: ", "a-long-ca-passphrase")
+    _, status = os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        while os.read(fd, 4096):
+            pass
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "ws" / "ca" / "ca.crt").is_file()
