@@ -486,7 +486,17 @@ def cmd_roster(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
     out = args.out.expanduser().resolve()
     # every problem, before the passphrase
-    rows = parse_roster(read_roster_file(args.roster), out_dir=out, workspace=ws)
+    already: list[Any] = []
+    rows = parse_roster(read_roster_file(args.roster), out_dir=out, workspace=ws,
+                        skip_issued=already if args.skip_issued else None)
+    if already and not args.json:
+        n = len(already)
+        print(f"Skipping {n} student{'' if n == 1 else 's'} who already {'has' if n == 1 else 'have'} a valid "
+              f"certificate: {', '.join(r.name for r in already[:10])}{' ...' if n > 10 else ''}", file=sys.stderr)
+    if not rows:
+        _out(args, {"out": str(out), "issued": 0, "skipped_issued": len(already)},
+             "Nothing to issue: every student in the roster already has a valid certificate")
+        return 0
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
 
     def progress(done: int, total: int, name: str) -> None:
@@ -705,6 +715,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(macOS Keychain, older Windows, Java 8, Android)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU core; at most 4 per core)")
+    p.add_argument("--skip-issued", action="store_true",
+                   help="leave out students who already have a valid certificate instead of refusing the roster "
+                   "(to finish an interrupted batch with the same file)")
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
     p = add("import-ca", cmd_import_ca, "make an existing CA (openssl, easy-rsa, Java keytool) this workspace's "

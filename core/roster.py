@@ -147,7 +147,8 @@ def _already_issued_problems(rows: Sequence[RosterRow], names: set[str]) -> list
             for row in rows if row.name.casefold() in names]
 
 
-def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspace | None = None) -> list[RosterRow]:
+def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspace | None = None,
+                 skip_issued: list[RosterRow] | None = None) -> list[RosterRow]:
     """Check every row of a roster CSV (``name[,email[,password]]``, optional header).
 
     Args:
@@ -155,6 +156,8 @@ def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspa
         out_dir: where the bundles will go; rows whose files exist there are refused.
         workspace: rows naming someone with a valid certificate in its registry are refused
             (as ``issue-client`` refuses them).
+        skip_issued: instead of refusing those rows, leave them out and append them here: how an
+            interrupted or partly failed batch is finished with the same roster.
 
     Returns:
         The rows, in file order.
@@ -212,13 +215,16 @@ def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspa
             continue
         stems[row.stem] = line
         if valid_names and (already := _already_issued_problems([row], valid_names)):
-            problems += already
+            if skip_issued is not None:
+                skip_issued.append(row)
+            else:
+                problems += already
             continue
         if out_dir is not None and ((out_dir / f"{row.stem}.p12").exists() or (out_dir / f"{row.stem}.crt").exists()):
             problems.append(f"line {line}: {out_dir / (row.stem + '.p12')} already exists; nothing is overwritten")
             continue
         rows.append(row)
-    if not rows and not problems:
+    if not rows and not problems and not skip_issued:
         problems.append("the roster has no students (expected lines like: name,email,password)")
     if problems:
         raise RosterError(problems)

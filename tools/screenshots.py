@@ -7,6 +7,10 @@ Run from the repository root::
 Everything happens in a temporary workspace with real keys, a real demo site on a
 free port, and a real Test Connection run; nothing is mocked except the
 passphrase question, which is answered by the script.
+
+The picture of the site itself in Chromium (site-user-page.png) comes from the browser test::
+
+    MTLSLAB_SCREENSHOT_DIR=docs/screenshots .venv/bin/python -m pytest tests/server/test_browser.py
 """
 
 from __future__ import annotations

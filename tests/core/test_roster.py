@@ -309,3 +309,23 @@ def test_bad_days_or_workers_create_nothing(ws: Workspace, tmp_path: Path,
     with pytest.raises(ValueError, match="at least 1 day"):
         issue_roster(ws, ws.load_ca(CA_PASSPHRASE), parse_roster(b"Ada\n"), out_dir=out, valid_days=0)
     assert not out.exists()
+
+
+def test_an_interrupted_batch_is_finished_with_the_same_roster(ws: Workspace, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    roster = tmp_path / "class.csv"
+    roster.write_text("name\nAda Lovelace\nAlan Turing\nGrace Hopper\n")
+    out = tmp_path / "class"
+    authority = ws.load_ca(CA_PASSPHRASE)
+    issue_roster(ws, authority, parse_roster(b"name\nAda Lovelace\n"), out_dir=out, workers=1)  # "interrupted"
+    pf = tmp_path / "pass"
+    pf.write_text(CA_PASSPHRASE + "\n")
+    common = ["--out", str(out), "--workspace", str(ws.root), "--passphrase-file", str(pf), "--workers", "1"]
+    assert cli.main(["roster", str(roster), *common]) == 2  # without the option: Ada is a problem
+    assert "already has a valid certificate" in capsys.readouterr().err
+    assert cli.main(["roster", str(roster), *common, "--skip-issued"]) == 0
+    captured = capsys.readouterr()
+    assert "Skipping 1 student who already has a valid certificate: Ada Lovelace" in captured.err
+    assert sorted(p.name for p in out.glob("*.p12")) == ["ada-lovelace.p12", "alan-turing.p12", "grace-hopper.p12"]
+    assert cli.main(["roster", str(roster), *common, "--skip-issued"]) == 0
+    assert "Nothing to issue" in capsys.readouterr().out
