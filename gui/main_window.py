@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         ws = Workspace(workspace)
         self.messages = Messages(self)
         self.tasks = TaskManager(self)
-        self.session = Session(ws, self.messages, self.tasks)
+        self.session = Session(ws, self.messages, self.tasks, parent=self)
         self.wizard: QWizard | None = None
         self.setWindowTitle(f"mTLS Lab — {ws.root}")
         self.setWindowIcon(icon("app"))

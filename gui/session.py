@@ -39,8 +39,11 @@ class Session(QObject):
     demo_user_changed = Signal()
     bundle_issued = Signal()
 
-    def __init__(self, workspace: Workspace, messages: Messages, tasks: TaskManager) -> None:
-        super().__init__()
+    def __init__(self, workspace: Workspace, messages: Messages, tasks: TaskManager,
+                 parent: QObject | None = None) -> None:
+        # A parent (the window) owns it on the Qt side, so it and its timer are destroyed on the GUI
+        # thread with the window, never by Python's garbage collector on a worker thread.
+        super().__init__(parent)
         self.workspace = workspace
         self.messages = messages
         self.tasks = tasks
