@@ -343,3 +343,76 @@ def test_a_server_that_never_speaks_tls_is_not_blamed_on_the_certificate(classro
         thread.join(10)
         listener.close()
     assert not thread.is_alive()
+
+
+def test_an_ip_address_not_in_the_server_certificate(tmp_path: Path) -> None:
+    """The IP case of the SAN check: a certificate for "localhost" only, reached as https://127.0.0.1."""
+    room = make_classroom(tmp_path / "ws")
+    room.workspace.issue_server(room.authority, hosts=["localhost"])
+    demo = DemoSite(SiteConfig.from_workspace(room.workspace, host="localhost", port=0))
+    demo.start()
+    try:
+        report = run(room, f"https://127.0.0.1:{demo.address[1]}/")
+    finally:
+        demo.stop()
+    step = report.steps[2]
+    assert step.status is Status.FAILED
+    assert (step.cause or "").startswith("The server's certificate is not made out for 127.0.0.1")
+    assert step.facts["host matched"] == "127.0.0.1: no"
+
+
+def test_a_name_that_does_not_resolve(classroom: Classroom) -> None:
+    report = run(classroom, "https://no-such-host.invalid/")  # .invalid never resolves (RFC 6761)
+    step = report.steps[1]
+    assert (step.key, step.status) == ("connect", Status.FAILED)
+    assert step.cause == "The name no-such-host.invalid cannot be resolved to an address."
+
+
+def test_proxy_and_ca_bundle_variables_cannot_make_another_server_trusted(
+        site: DemoSite, classroom: Classroom, other_classroom: Classroom, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point every CA-bundle variable at the site's CA and choose another CA: the site must still be untrusted."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.setenv(name, str(classroom.ca_cert))
+    monkeypatch.setenv("SSL_CERT_DIR", str(classroom.ca_cert.parent))
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    report = run(classroom, site.url, ca_cert=other_classroom.ca_cert)
+    assert report.steps[2].status is Status.FAILED
+    assert "not signed by the CA you chose" in (report.steps[2].cause or "")
+    good = run(classroom, site.url)  # and the proxy variables are not used for the real test either
+    assert good.ok, good.to_text()
+
+
+def test_the_decrypted_key_never_touches_the_disk(site: DemoSite, classroom: Classroom, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's temporary files are watched while it runs: none may hold the key in clear."""
+    from cryptography.hazmat.primitives import serialization
+
+    from core.bundles import read_p12
+
+    key = read_p12(classroom.bundle.bundle_path, BUNDLE_PASSWORD).key
+    clear = [key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption()),
+             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    written: list[bytes] = []
+    real_write = Path.write_bytes
+
+    def watching(self: Path, data: bytes) -> int:  # a spy: the file is still really written
+        written.append(bytes(data))
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", watching)
+    report = run(classroom, site.url)
+    assert report.ok, report.to_text()
+    assert written, "the key went nowhere? the test no longer watches the right place"
+    for data in written:
+        assert not any(c in data for c in clear)
+        assert b"ENCRYPTED" in data or b"PRIVATE KEY" not in data
+    assert list(scratch.iterdir()) == []  # and nothing is left behind

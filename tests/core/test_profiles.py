@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -11,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from core.authority import create_root_ca
 from core.keys import KeyType
-from core.profiles import parse_hosts
+from core.profiles import CLIENT_DEFAULT_DAYS, parse_hosts
 from tests.conftest import Classroom, need
 
 
@@ -62,6 +63,28 @@ def test_client_profile(classroom: Classroom) -> None:
     assert ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(x509.RFC822Name) == ["ada@example.org"]
     ku = ext(cert, x509.KeyUsage)
     assert ku.critical and ku.value.digital_signature and not ku.value.key_encipherment
+    ca_ski = ext(classroom.authority.certificate, x509.SubjectKeyIdentifier).value.digest
+    aki = ext(cert, x509.AuthorityKeyIdentifier)
+    assert not aki.critical and aki.value.key_identifier == ca_ski
+    ski = ext(cert, x509.SubjectKeyIdentifier)
+    assert not ski.critical and ski.value == x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
+    # The default life is a school term, and the dates are what was asked for.
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days in (CLIENT_DEFAULT_DAYS, CLIENT_DEFAULT_DAYS + 1)
+
+
+@pytest.mark.parametrize(("key_type", "hash_name"), [
+    (KeyType.EC_P256, "sha256"), (KeyType.EC_P384, "sha384"), (KeyType.RSA_2048, "sha256"),
+])
+def test_each_ca_signs_with_its_curve_s_hash(tmp_path: Path, key_type: KeyType, hash_name: str) -> None:
+    from core.workspace import Workspace
+    from tests.conftest import CA_PASSPHRASE
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name=f"{key_type.value} CA", passphrase=CA_PASSPHRASE, key_type=key_type)
+    leaf = authority.issue_client(name="Student").certificate
+    crl = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
+    for signed in (authority.certificate, leaf, crl):
+        assert signed.signature_hash_algorithm is not None and signed.signature_hash_algorithm.name == hash_name
 
 
 @pytest.mark.parametrize(("purpose", "which"), [("sslserver", "server"), ("sslclient", "client")])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import stat
 import subprocess
 import sys
@@ -401,3 +404,51 @@ def test_site_folder_is_owner_only(classroom: Classroom) -> None:
     ws.users.set_password("someone", "a-login-password-1")
     assert stat.S_IMODE((ws.root / "site").stat().st_mode) == 0o700
     assert stat.S_IMODE(ws.users_path.stat().st_mode) == 0o600
+
+
+def test_logins_have_no_default_account_and_every_hash_its_own_salt(tmp_path: Path) -> None:
+    from core.passwords import DUMMY_HASH, hash_password, verify_password
+
+    store = UserStore(tmp_path / "users.json")
+    assert store.usernames() == []  # a new site lets nobody log in, whatever they try
+    for name, password in (("admin", "admin"), ("student", "student"), ("ada", "password")):
+        assert not store.verify(name, password)
+    store.set_password("ada", "same-password-1")
+    store.set_password("grace", "same-password-1")
+    raw = json.loads((tmp_path / "users.json").read_text())["users"]
+    assert raw["ada"] != raw["grace"]  # salted: the same password never gives the same hash
+    assert "same-password-1" not in (tmp_path / "users.json").read_text()
+    scheme, n, r, p, salt, _digest = raw["ada"].split("$")
+    assert (scheme, int(n), int(r), int(p)) == ("scrypt", 2**14, 8, 1)  # memory-hard: 16 MiB per guess
+    assert len(base64.b64decode(salt)) == 16
+    # An unknown user is checked against a hash made exactly like a real one: same work, same time.
+    assert DUMMY_HASH.split("$")[:4] == raw["ada"].split("$")[:4]
+    assert len(base64.b64decode(DUMMY_HASH.split("$")[4])) == 16
+    assert verify_password("same-password-1", raw["ada"]) and not verify_password("same-password-1", DUMMY_HASH)
+    assert hash_password("x") != hash_password("x")
+
+
+def test_a_roster_uses_every_core_by_default(tmp_path: Path) -> None:
+    """The batch runs on one worker process per core (os.cpu_count), each seen by the pids it reports."""
+    from core.roster import issue_roster, parse_roster
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Core CA", passphrase=CA_PASSPHRASE)
+    cores = os.cpu_count() or 1
+    seen: set[int] = set()
+    import core.roster as roster_module
+
+    real = roster_module.concurrent.futures.ProcessPoolExecutor
+
+    class Counting(real):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            seen.add(int(kwargs["max_workers"]))  # type: ignore[call-overload]
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    roster_module.concurrent.futures.ProcessPoolExecutor = Counting  # type: ignore[misc]
+    try:
+        rows = parse_roster("".join(f"Student {i}\n" for i in range(cores * 3)).encode())
+        result = issue_roster(ws, authority, rows, out_dir=tmp_path / "class")
+    finally:
+        roster_module.concurrent.futures.ProcessPoolExecutor = real  # type: ignore[misc]
+    assert result.complete and seen == {cores}

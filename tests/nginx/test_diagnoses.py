@@ -178,16 +178,21 @@ def test_client_certificate_revoked(server: str, start_nginx: StartNginx, tmp_pa
 
 
 @pytest.mark.parametrize(("kind", "ago", "days", "cause"), [
-    pytest.param(Kind.CLIENT, 30, 10, "expired", id="expired-client"),
-    pytest.param(Kind.SERVER, 0, 10, "not a client certificate", id="server-cert-as-client"),
+    # Our site's alert names it; nginx's 400 page does not, so the cause comes from our own check. Either way
+    # it is *our* certificate that expired, never "the server's certificate has expired".
+    pytest.param(Kind.CLIENT, 30, 10, ("refused your client certificate because it has expired",
+                                       "your certificate has expired"), id="expired-client"),
+    pytest.param(Kind.SERVER, 0, 10, ("not a client certificate",), id="server-cert-as-client"),
 ])
 @pytest.mark.parametrize("server", SERVERS)
-def test_refused_client_certificate(server: str, kind: Kind, ago: int, days: int, cause: str, classroom: Classroom,
-                                    start_nginx: StartNginx, tmp_path: Path) -> None:
+def test_refused_client_certificate(server: str, kind: Kind, ago: int, days: int, cause: tuple[str, ...],
+                                    classroom: Classroom, start_nginx: StartNginx, tmp_path: Path) -> None:
     _, _, p12 = make_cert_files(classroom, tmp_path, kind=kind, issued_days_ago=ago, valid_days=days)
     with serving(server, classroom, start_nginx) as (url, _):
         report = run(classroom, url, bundle=p12)
-    assert cause in failed(report, "handshake", "client-certificate")
+    said = failed(report, "handshake", "client-certificate")
+    assert any(c in said for c in cause), said
+    assert "server's certificate" not in said
     assert "warning" in report.steps[0].facts  # the bundle step already saw it
 
 

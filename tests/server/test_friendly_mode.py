@@ -56,3 +56,18 @@ def test_bundle_from_another_ca_still_refused_in_handshake(friendly: DemoSite, c
 def test_unknown_mode_is_refused(classroom: Classroom) -> None:
     with pytest.raises(SiteError, match="unknown mode"):
         SiteConfig.from_workspace(classroom.workspace, mode="lenient")
+
+
+def test_friendly_mode_without_a_certificate_trusts_no_identity_header(friendly: DemoSite, classroom: Classroom,
+                                                                       tmp_path: Path) -> None:
+    """The one mode where a connection without a certificate reaches the app: no header can give it one."""
+    forged = ["-H", "SSL-Client-S-DN: CN=Ada Lovelace,O=Tests", "-H", "SSL-Client-Verify: SUCCESS",
+              "-H", "X-SSL-Client-Cert: MIIforged", "-H", "X-Forwarded-Client-Cert: Hash=00;Subject=CN=Ada"]
+    for path in ("", "user", "certificate.pem"):
+        out = curl(friendly, classroom, tmp_path, *forged, "-w", "\n%{http_code}", friendly.url + path)
+        assert out.stdout.endswith("\n403"), (path, out.stdout[-200:])
+        assert "Your browser sent no certificate" in out.stdout
+        assert "CN=Ada Lovelace" not in out.stdout and "MIIforged" not in out.stdout and "Hello" not in out.stdout
+    login = curl(friendly, classroom, tmp_path, *forged, "-w", "\n%{http_code}", "-d", "username=ada",
+                 "-d", "password=login-pass-456", friendly.url + "login")
+    assert login.stdout.endswith("\n403") and not any(e.kind == "login-ok" for e in friendly.events.recent())

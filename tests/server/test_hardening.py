@@ -219,3 +219,29 @@ def test_a_crash_in_a_page_gives_a_500_with_the_same_headers(classroom: Classroo
     assert headers["x-frame-options"] == "DENY"
     assert "secret internals" not in body and "<style" not in body
     assert any(e.kind == "error" and "secret internals" in e.message for e in events.recent())
+
+
+def test_the_app_sees_the_serial_expiry_protocol_and_cipher_of_the_real_connection(
+        site: DemoSite, classroom: Classroom, tmp_path: Path) -> None:
+    """The environ facts the page shows are those of this TLS connection, as the client itself sees them."""
+    import html
+    import ssl as ssl_module
+
+    from tests.server.test_load import client_context
+
+    cert = ada_certificate(classroom)
+    ctx = client_context(classroom, tmp_path)
+    for version in (ssl_module.TLSVersion.TLSv1_2, ssl_module.TLSVersion.TLSv1_3):
+        ctx.minimum_version = ctx.maximum_version = version
+        with socket.create_connection(site.address, timeout=10) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            negotiated, cipher = tls.version(), tls.cipher()  # before the server's close_notify clears them
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            body = b""
+            while chunk := tls.recv(65536):
+                body += chunk
+        page = html.unescape(body.decode())
+        assert f'<dd class="mono">{format(cert.serial_number, "X")}</dd>' in page
+        assert f'id="cert-expiry">{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC<' in page
+        assert cipher is not None
+        assert f"<dt>Connection</dt><dd>{negotiated}, {cipher[0]}</dd>" in page, (negotiated, cipher, page[-800:])

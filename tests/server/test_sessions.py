@@ -130,8 +130,19 @@ def test_logout_ends_the_session_on_the_server(site: DemoSite, room: Classroom, 
     assert any(e.kind == "logout" for e in site.events.recent())
 
 
+def test_logout_without_its_csrf_token_ends_nothing(site: DemoSite, room: Classroom, tmp_path: Path) -> None:
+    """A page elsewhere cannot log the student out (a forged POST carries no valid token)."""
+    assert post_login(site, room, tmp_path, LOGIN_USER, LOGIN_PASSWORD).endswith("/user")
+    for token in (["-d", ""], ["-d", "csrf=" + "0" * 64]):
+        out = curl(site, room, tmp_path, "-o", "/dev/null", "-w", "%{http_code}", *token, site.url + "logout",
+                   bundle=room.bundle.bundle_path)
+        assert out.stdout == "303"
+        assert user_page(site, room, tmp_path, room.bundle.bundle_path) == "200 "
+    assert not any(e.kind == "logout" for e in site.events.recent())
+
+
 def test_session_expires_on_the_server(room: Classroom, tmp_path: Path) -> None:
-    site = start(room, session_lifetime=2.0)
+    site = start(room, session_lifetime=5.0)  # long enough that the first look is never late on a busy machine
     try:
         assert post_login(site, room, tmp_path, LOGIN_USER, LOGIN_PASSWORD).endswith("/user")
         assert user_page(site, room, tmp_path, room.bundle.bundle_path) == "200 "
