@@ -34,6 +34,7 @@ def file_row(
         The row to put in a form, and its button.
     """
     button = QPushButton("Browse…")
+    button.setToolTip(f"Choose the {title.lower()} file")
 
     def browse() -> None:
         begin = field.text().strip() or (start() if start else str(Path.home()))

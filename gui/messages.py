@@ -68,6 +68,13 @@ class Messages(QObject):
         item, ok = QInputDialog.getItem(parent or self._parent_widget, title, label, choices, 0, False)
         return item if ok else None
 
+    def open_url(self, url: str) -> bool:
+        """Hand ``url`` to the system's default browser (one seam, so tests see what would open)."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        return bool(QDesktopServices.openUrl(QUrl(url)))
+
     def ask_passphrase(self, *, parent: QWidget | None = None) -> str | None:
         """The CA passphrase, asked through :meth:`ask`."""
         return self.ask(

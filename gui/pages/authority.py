@@ -83,6 +83,8 @@ class AuthorityPage(QWidget):
         server_form.addRow("Status:", self.server_state)
 
         self.create_ca_button = QPushButton("Create CA…")
+        self.create_ca_button.setToolTip("Create this workspace's certificate authority (once; then import "
+                                         "a CA only into a new folder)")
         self.issue_server_button = QPushButton("Issue server certificate")
         self.issue_server_button.setToolTip("For " + ", ".join(SERVER_HOSTS) + "; replaces the current one.")
         self.classroom_server_button = QPushButton("Server certificate for a classroom…")
@@ -91,6 +93,8 @@ class AuthorityPage(QWidget):
         )
         self.classroom_server_button.clicked.connect(self.issue_server_wizard_requested)
         self.issue_bundle_button = QPushButton("Issue client bundle…")
+        self.issue_bundle_button.setToolTip("One student's password-protected .p12: their key, certificate "
+                                            "and this CA's certificate")
         self.roster_button = QPushButton("Bundles for a class list…")
         self.roster_button.setToolTip("One bundle per line of a CSV roster, plus a handout of file names and passwords")
         self.roster_button.clicked.connect(self.roster_requested)

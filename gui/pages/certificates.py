@@ -39,6 +39,7 @@ class CertificatesPage(QWidget):
         self.model = CertificateModel(self)
         self.proxy = make_proxy(self.model, self)
         self.search = QLineEdit()
+        self.search.setToolTip('Type part of a name, kind, serial, status (valid, expired, revoked…) or fingerprint')
         self.search.setPlaceholderText("Search name, kind, serial, status or fingerprint…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QFontDatabase, QGuiApplication
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -56,7 +56,9 @@ class DemoSitePage(QWidget):
         self.port.setToolTip("0 picks any free port")
         self.port.setMinimumWidth(self.port.fontMetrics().horizontalAdvance("any free port") + 40)
         self.start_button = QPushButton("Start")
+        self.start_button.setToolTip('Start the demo site with the mode, address and port above')
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip('Stop the site; open connections are closed')
         self.start_button.clicked.connect(self.start_site)
         self.stop_button.clicked.connect(self.stop_site)
         self.state = QLabel()
@@ -64,10 +66,11 @@ class DemoSitePage(QWidget):
         self.url.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.url.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.copy_url = QPushButton("Copy")
+        self.copy_url.setToolTip("Copy the site's address, to paste into a browser or a message to students")
         self.copy_url.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.url.text()))
         self.open_url = QPushButton("Open in browser")
         self.open_url.setToolTip("Open the site in this computer's default browser (your bundle must be imported)")
-        self.open_url.clicked.connect(lambda: QDesktopServices.openUrl(QUrl(self.url.text())))
+        self.open_url.clicked.connect(lambda: self.session.messages.open_url(self.url.text()))
         self.mode = QComboBox()
         self.mode.addItem("Strict — no certificate, no connection (default)", "strict")
         self.mode.addItem("Friendly — explain a missing certificate with a page", "friendly")
@@ -106,13 +109,17 @@ class DemoSitePage(QWidget):
         # -- demo user -------------------------------------------------------------
         user_box = QGroupBox("Demo user (the password half of the login)")
         self.username = QLineEdit()
+        self.username.setToolTip('The login students type after their certificate was accepted')
         self.username.setPlaceholderText("e.g. ada")
         self.password = QLineEdit()
+        self.password.setToolTip("Type the login's password, or press Generate; only a hash of it is stored")
         self.password.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.password.setPlaceholderText("type one, or press Generate")
         self.generate_button = QPushButton("Generate")
+        self.generate_button.setToolTip('Make a readable random password (shown once; only its hash is stored)')
         self.generate_button.clicked.connect(lambda: self.password.setText(generate_password()))
         self.save_user_button = QPushButton("Set user")
+        self.save_user_button.setToolTip('Add this login, or change its password (the second factor students type)')
         self.save_user_button.clicked.connect(self.save_user)
         pw_row = QHBoxLayout()
         pw_row.addWidget(self.password, 1)
@@ -134,6 +141,7 @@ class DemoSitePage(QWidget):
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setUniformItemSizes(True)
         self.clear_log_button = QPushButton("Clear")
+        self.clear_log_button.setToolTip('Clear this view (the log file site/events.jsonl keeps everything)')
         self.clear_log_button.clicked.connect(self.log.clear)
         log_layout = QVBoxLayout(log_box)
         log_layout.addWidget(self.log, 1)

@@ -38,8 +38,11 @@ class DoctorPage(QWidget):
         self.report: DoctorReport | None = None
 
         self.bundle_file = QLineEdit()
+        self.bundle_file.setToolTip('The .p12 to examine; nothing is sent anywhere')
         self.ca_file = QLineEdit()
+        self.ca_file.setToolTip('Optional: the CA the bundle should chain to (a crl.pem beside it is checked too)')
         self.password = QLineEdit()
+        self.password.setToolTip("The bundle's password, from the handout")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         in_workspace = lambda: str(session.workspace.root)  # noqa: E731
         bundle_row, _ = file_row(self.bundle_file, session.messages, "Client bundle", BUNDLE_FILES,
@@ -53,9 +56,12 @@ class DoctorPage(QWidget):
         form.addRow("CA certificate (optional):", ca_row)
 
         self.examine_button = QPushButton("Examine bundle")
+        self.examine_button.setToolTip('Open the bundle and check its password, key, validity, purpose, chain '
+                                       'and revocation')
         self.examine_button.setDefault(True)
         self.examine_button.clicked.connect(self.examine)
         self.copy_button = QPushButton("Copy report")
+        self.copy_button.setToolTip('Copy the findings as text')
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_report)
         self.result = QLabel()

@@ -82,9 +82,13 @@ class StudentHelpPage(QWidget):
         assert line is not None
         line.setPlaceholderText("no Firefox or Chromium profile found: type the folder holding cert9.db")
         self.bundle = QLineEdit()
+        self.bundle.setToolTip("The student's .p12 to import")
         self.bundle_password = QLineEdit()
+        self.bundle_password.setToolTip("The bundle's password, from the handout")
         self.bundle_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.import_button = QPushButton("Import CA and bundle")
+        self.import_button.setToolTip('Trust the class CA and import the bundle into the chosen Firefox or '
+                                      'Chromium profile (certutil, pk12util)')
         self.import_button.clicked.connect(self.import_into_browser)
         self.result = QLabel()
         self.result.setWordWrap(True)

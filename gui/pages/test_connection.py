@@ -53,13 +53,19 @@ class TestConnectionPage(QWidget):
         self._relay.step.connect(self._add_step)
 
         self.url = QLineEdit()
+        self.url.setToolTip('The https:// address of the demo site or of any server that asks for client certificates')
         self.url.setPlaceholderText("https://localhost:8443/")
         self.ca_file = QLineEdit()
+        self.ca_file.setToolTip("The CA that should have signed the server's certificate (the class's ca.crt)")
         self.bundle_file = QLineEdit()
+        self.bundle_file.setToolTip('Your .p12 bundle (or a PEM certificate with its key); leave empty to see '
+                                    'what the server does without one')
         self.bundle_file.setPlaceholderText("empty: test without a client certificate")
         self.bundle_password = QLineEdit()
+        self.bundle_password.setToolTip("The bundle's password, from the handout (never stored)")
         self.bundle_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.username = QLineEdit()
+        self.username.setToolTip('Your site login; leave empty to skip the login steps')
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         in_workspace = lambda: str(session.workspace.root)  # noqa: E731
@@ -80,9 +86,12 @@ class TestConnectionPage(QWidget):
         form.addRow("Password:", self.password)
 
         self.run_button = QPushButton("Run test")
+        self.run_button.setToolTip('Run every step: bundle, connection, TLS handshake, certificate, login, '
+                                   'protected page')
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.run_test)
         self.copy_button = QPushButton("Copy report")
+        self.copy_button.setToolTip('Copy the whole report as text (no passwords in it), to send to your instructor')
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_report)
         self.result = QLabel()

@@ -41,9 +41,12 @@ class WelcomePage(QWidget):
         self.quick_button = QPushButton("Quick classroom…")
         self.quick_button.setToolTip("CA, server certificate, the bundles of a class list and the site, in one go")
         self.create_button = QPushButton("Create a CA…")
+        self.create_button.setToolTip('A new certificate authority for your class, step by step (names, key, '
+                                      'passphrase)')
         self.import_button = QPushButton("Import an existing CA…")
         self.import_button.setToolTip("A CA made with openssl, easy-rsa, XCA or Java keytool (PEM/DER + key, or .p12)")
         self.open_button = QPushButton("Open another workspace…")
+        self.open_button.setToolTip("Open a folder that holds another class's CA (it is remembered in the list below)")
         for button, signal in (
             (self.quick_button, self.quick_classroom_requested),
             (self.create_button, self.create_ca_requested),

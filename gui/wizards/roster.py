@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 from html import escape
@@ -150,8 +151,18 @@ class OptionsPage(QWizardPage):
         self.days.setRange(1, 3650)
         self.days.setValue(CLIENT_DEFAULT_DAYS)
         self.days.setSuffix(" days")
+        self.passwords = QComboBox()
+        self.passwords.addItem("From the class list where given, generated for the others", "list")
+        self.passwords.addItem("Generated for every student (ignore the list's passwords)", "generate")
+        self.passwords.setToolTip(
+            "Generated passwords are 20 characters from an alphabet without look-alikes (about 99 bits); a "
+            "password in the class list must have 8 to 256 characters. All of them go into the handout."
+        )
+        self.profile.setToolTip("Modern (AES-256): Firefox, Chrome, Windows 10+, Linux, Java 11+. Compatible (3DES): "
+                                "also macOS Keychain/Safari, iOS, Android, Windows 7/8, Java 8.")
         form = QFormLayout(self)
         form.addRow("&Profile:", self.profile)
+        form.addRow("Pass&words:", self.passwords)
         form.addRow("&Valid for:", self.days)
 
 
@@ -181,11 +192,14 @@ class IssuePage(QWizardPage):
         assert isinstance(wizard, RosterWizard)
         self.bar.setRange(0, len(wizard.rows()))
         self.bar.setValue(0)
+        passwords = ("generated for every student" if wizard.generate_every_password()
+                     else "from the list where given, else generated")
         self.summary.setText(
             "<table cellspacing='6'>"
             f"<tr><td>Students:</td><td><b>{len(wizard.rows())}</b></td></tr>"
             f"<tr><td>Folder:</td><td>{escape(str(wizard.out_dir()))}</td></tr>"
             f"<tr><td>Profile:</td><td>{escape(wizard.profile().label)}</td></tr>"
+            f"<tr><td>Passwords:</td><td>{passwords}</td></tr>"
             f"<tr><td>Valid for:</td><td>{wizard.valid_days()} days</td></tr>"
             f"<tr><td>Signed by:</td><td>{escape(wizard.authority.name)}</td></tr>"
             "</table>"
@@ -232,6 +246,9 @@ class RosterWizard(QWizard):
     def valid_days(self) -> int:
         return self.options_page.days.value()
 
+    def generate_every_password(self) -> bool:
+        return bool(self.options_page.passwords.currentData() == "generate")
+
     def accept(self) -> None:
         if self.running:
             return
@@ -240,6 +257,8 @@ class RosterWizard(QWizard):
             return
         self._set_running(True)
         ws, authority, rows = self.session.workspace, self.authority, list(self.rows())
+        if self.generate_every_password():
+            rows = [dataclasses.replace(row, password=None) for row in rows]
         out_dir, profile, days = self.out_dir(), self.profile(), self.valid_days()
         self._cancel.clear()
         progress = self._progress
