@@ -6,6 +6,11 @@ nginx-light) runs one worker with ``ssl_verify_client on``. ``openssl s_time -ne
 opens a fresh connection with the client certificate for every handshake, for TLS 1.2
 and TLS 1.3. Prints the rates and the site/nginx ratio (target: at least 0.7).
 
+The site checks every client certificate against the workspace's CRL (``VERIFY_CRL_CHECK_LEAF``:
+OpenSSL looks the CRL up and checks its signature on each handshake), so the like-for-like nginx
+has ``ssl_crl`` with the same CRL. nginx without a CRL (less work: revocation unchecked) is
+measured too, for reference.
+
     .venv/bin/python bench/handshakes.py [--time 10]
 
 ``openssl s_time`` cannot take a key password, so the throwaway student's key is
@@ -53,6 +58,7 @@ http {{
         ssl_password_file {key_pass};
         ssl_client_certificate {ca};
         ssl_verify_client on;
+        {crl_line}
         location / {{ return 200 "ok\\n"; }}
     }}
 }}
@@ -110,28 +116,37 @@ def main() -> int:
         site = spawn.Process(target=run_site, args=(str(root), child))
         site.start()
         site_port = parent.recv()
-        nginx_port = free_port()
-        (tmp / "nginx.conf").write_text(NGINX_CONF.format(
-            tmp=tmp, port=nginx_port, server_cert=root / "server" / "server.crt",
-            server_key=root / "server" / "server.key", key_pass=root / "secrets" / "server-key.pass", ca=ca))
-        server = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        for name, crl_line in (("nginx", f"ssl_crl {root / 'ca' / 'crl.pem'};"), ("nginx-no-crl", "")):
+            prefix = tmp / name
+            prefix.mkdir()
+            port = free_port()
+            (prefix / "nginx.conf").write_text(NGINX_CONF.format(
+                tmp=prefix, port=port, server_cert=root / "server" / "server.crt",
+                server_key=root / "server" / "server.key", key_pass=root / "secrets" / "server-key.pass", ca=ca,
+                crl_line=crl_line))
+            servers[name] = (subprocess.Popen([nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+                                               "-g", "daemon off;"],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), port)
         try:
-            wait_listening(nginx_port, time.monotonic() + 10)
+            for _proc, port in servers.values():
+                wait_listening(port, time.monotonic() + 10)
             for version in ("-tls1_2", "-tls1_3"):
                 results[("site", version)] = s_time(site_port, ca, cert, key, version, args.time)
-                results[("nginx", version)] = s_time(nginx_port, ca, cert, key, version, args.time)
+                for name, (_proc, port) in servers.items():
+                    results[(name, version)] = s_time(port, ca, cert, key, version, args.time)
         finally:
-            server.terminate()
-            server.wait(10)
+            for proc, _port in servers.values():
+                proc.terminate()
+                proc.wait(10)
             parent.send("stop")
             parent.recv()
             site.join()
     print(f"new mutual-TLS handshakes per second (openssl s_time -new, {args.time} s each, one nginx worker)")
-    print(f"{'':8} {'site':>8} {'nginx':>8} {'ratio':>6}")
+    print(f"{'':8} {'site':>8} {'nginx':>8} {'ratio':>6}   {'nginx, no CRL':>14} {'ratio':>6}")
     for version in ("-tls1_2", "-tls1_3"):
-        ours, theirs = results[("site", version)], results[("nginx", version)]
-        print(f"{version[1:]:8} {ours:8.0f} {theirs:8.0f} {ours / theirs:6.2f}")
+        ours, theirs, bare = (results[(n, version)] for n in ("site", "nginx", "nginx-no-crl"))
+        print(f"{version[1:]:8} {ours:8.0f} {theirs:8.0f} {ours / theirs:6.2f}   {bare:14.0f} {ours / bare:6.2f}")
     return 0
 
 
