@@ -185,6 +185,10 @@ class TlsFront:
                 sock.close()
                 self._log_flood(addr[0], refusal)
                 continue
+            # No Nagle: a response often leaves waitress as headers and body, relayed as two TLS records;
+            # with Nagle the second waits for the client's (delayed) ACK of the first.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             thread = threading.Thread(
                 target=self._serve, args=(sock, addr), name=f"tls-front-{addr[0]}:{addr[1]}", daemon=True
             )
@@ -355,6 +359,7 @@ class TlsFront:
         if not first or self._stopping.is_set():
             return
         backend = socket.create_connection(self._backend, timeout=idle)
+        backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         port = backend.getsockname()[1]
         # Register before forwarding a byte; unregister before closing, while the
         # port is still ours (see identity.py).
