@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -58,6 +59,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-# A valid hash of a random password, checked when a user does not exist so that
-# an unknown username takes as long as a wrong password (no enumeration by timing).
-DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_hash() -> str:
+    """A valid hash of a random password, checked when a user does not exist so that an unknown
+    username takes as long as a wrong password (no enumeration by timing).
+
+    Made on first use, not at import: one scrypt costs ~50 ms, and every command and roster
+    worker process imports this module.
+    """
+    return hash_password(secrets.token_urlsafe(16))

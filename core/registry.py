@@ -290,15 +290,17 @@ class Registry:
 
     def valid_client_named(self, name: str, *, match: Callable[[str, str], bool]) -> Record | None:
         """A valid, unexpired client row (finished or still being written) whose name ``match``-es ``name``."""
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        # Only names and dates are read for the scan (a batch calls this once per student, on the
+        # thread that also serves the GUI's progress): the full row only for a match.
         with self._connect() as db:
             rows = db.execute(
-                _SELECT + " WHERE kind = 'client' AND status = 'valid' ORDER BY issued_at DESC"
+                "SELECT serial, common_name FROM certificates WHERE kind = 'client' AND status = 'valid'"
+                " AND not_after > ? ORDER BY issued_at DESC", (now,)
             ).fetchall()
-        for row in rows:
-            record = _record(row)
-            if not record.is_expired(now) and match(record.common_name, name):
-                return record
+        for serial, common in rows:
+            if match(common, name):
+                return self.get(serial)
         return None
 
     def find_client(self, name: str) -> Record | None:

@@ -7,7 +7,7 @@ import re
 import threading
 from pathlib import Path
 
-from core.passwords import DUMMY_HASH, hash_password, verify_password
+from core.passwords import dummy_hash, hash_password, verify_password
 from core.storage import PRIVATE, atomic_write
 
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -79,7 +79,7 @@ class UserStore:
         with self._lock:
             stored = self._load().get(username)
         if stored is None:
-            verify_password(password, DUMMY_HASH)
+            verify_password(password, dummy_hash())
             return False
         return verify_password(password, stored)
 

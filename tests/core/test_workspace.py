@@ -407,7 +407,7 @@ def test_site_folder_is_owner_only(classroom: Classroom) -> None:
 
 
 def test_logins_have_no_default_account_and_every_hash_its_own_salt(tmp_path: Path) -> None:
-    from core.passwords import DUMMY_HASH, hash_password, verify_password
+    from core.passwords import dummy_hash, hash_password, verify_password
 
     store = UserStore(tmp_path / "users.json")
     assert store.usernames() == []  # a new site lets nobody log in, whatever they try
@@ -422,9 +422,10 @@ def test_logins_have_no_default_account_and_every_hash_its_own_salt(tmp_path: Pa
     assert (scheme, int(n), int(r), int(p)) == ("scrypt", 2**14, 8, 1)  # memory-hard: 16 MiB per guess
     assert len(base64.b64decode(salt)) == 16
     # An unknown user is checked against a hash made exactly like a real one: same work, same time.
-    assert DUMMY_HASH.split("$")[:4] == raw["ada"].split("$")[:4]
-    assert len(base64.b64decode(DUMMY_HASH.split("$")[4])) == 16
-    assert verify_password("same-password-1", raw["ada"]) and not verify_password("same-password-1", DUMMY_HASH)
+    dummy = dummy_hash()
+    assert dummy.split("$")[:4] == raw["ada"].split("$")[:4]
+    assert len(base64.b64decode(dummy.split("$")[4])) == 16
+    assert verify_password("same-password-1", raw["ada"]) and not verify_password("same-password-1", dummy)
     assert hash_password("x") != hash_password("x")
 
 
