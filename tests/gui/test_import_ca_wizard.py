@@ -73,3 +73,36 @@ def test_wrong_files_say_why_and_stay(qtbot, make_window, tmp_path: Path) -> Non
     assert "cannot be opened" in wizard.files_page.error.text()
     wizard.reject()
     assert not Workspace(tmp_path / "ws").has_ca()
+
+
+def test_a_p12_ca_with_its_password_from_the_welcome_button(qtbot, make_window, tmp_path: Path) -> None:
+    """The Welcome page's Import button, a password-protected .p12 (as keytool or XCA export them), the password
+    asked in the wizard, and the CA key stored under the new passphrase only."""
+    cert, key = openssl_ca(tmp_path)
+    p12 = tmp_path / "old-ca.p12"
+    pw = tmp_path / "pw"
+    pw.write_text("export-pass-1\n")
+    subprocess.run([need("openssl"), "pkcs12", "-export", "-in", str(cert), "-inkey", str(key), "-out", str(p12),
+                    "-passout", f"file:{pw}", "-name", "Old School CA"], check=True, capture_output=True)
+    window = make_window(tmp_path / "ws")
+    window.welcome_page.import_button.click()
+    wizard = window.wizard
+    assert isinstance(wizard, ImportCaWizard)
+    wizard.files_page.p12.setChecked(True)
+    wizard.files_page.p12_file.setText(str(p12))
+    wizard.files_page.password.setText("not-the-password")
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == Page.FILES  # a wrong password keeps the page, with the reason
+    assert wizard.files_page.error.isVisible() and wizard.files_page.error.text()
+    wizard.files_page.password.setText("export-pass-1")
+    wizard.button(NEXT).click()
+    assert wizard.currentId() == Page.FINDINGS
+    wizard.button(NEXT).click()
+    wizard.passphrase_page.passphrase.setText("new storage passphrase")
+    wizard.passphrase_page.confirmation.setText("new storage passphrase")
+    with qtbot.waitSignal(wizard.imported, timeout=SLOW):
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+    ws = Workspace(tmp_path / "ws")
+    assert ws.load_ca("new storage passphrase").name == "Old School CA"
+    stored = ws.ca_key_path.read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in stored and b"export-pass-1" not in stored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from cryptography import x509
 
@@ -37,3 +38,27 @@ def test_an_unlocked_ca_re_signs_a_crl_close_to_its_next_update(make_window, wor
     crl = x509.load_pem_x509_crl(ws.crl_pem_path.read_bytes())
     assert crl_is_fresh(ws.crl_pem_path.read_bytes())
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > number
+
+
+def test_the_ca_passphrase_lives_only_in_memory(make_window, workspace_with_server, qtbot, answers) -> None:  # type: ignore[no-untyped-def]
+    """Unlocked once, asked once, written nowhere: not in the settings, not in the workspace."""
+    from PySide6.QtCore import QSettings
+
+    from gui.settings import app_settings
+
+    ws = workspace_with_server
+    window = make_window(ws.root)
+    for _ in range(3):
+        window.session.with_authority(lambda _authority: None)
+        wait_idle(qtbot, window)
+    assert answers.asked.count("Unlock the CA") == 1
+    window.close()
+    settings = app_settings()
+    settings.sync()
+    written = [p for p in (ws.root.rglob("*")) if p.is_file()]
+    settings_file = settings.fileName()
+    if settings.format() == QSettings.Format.IniFormat:
+        written.append(Path(settings_file))
+    secret = answers.passphrase.encode() if answers.passphrase else b""
+    assert secret and all(secret not in p.read_bytes() for p in written), [p for p in written
+                                                                          if secret in p.read_bytes()]
