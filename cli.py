@@ -348,6 +348,19 @@ def cmd_issue_client(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     ws = existing_workspace(args.workspace)
+    if args.list:
+        names = ws.users.usernames()
+        _out(args, {"users": names}, "\n".join(names) if names else "no logins yet (add one: python main.py user NAME)")
+        return 0
+    if not args.username:
+        raise CliError("give a username (or --list)")
+    if args.remove:
+        if args.username not in ws.users.usernames():
+            raise CliError(f"there is no login {args.username!r} (see: python main.py user --list)")
+        ws.users.remove(args.username)
+        _out(args, {"removed": args.username}, f"Login {args.username} removed; its sessions end at the next "
+             "request that needs it")
+        return 0
     password, shown = given_or_generated(args.password_file, ENV_PASSWORD)
     ws.users.set_password(args.username, password)
     data = {"username": args.username}
@@ -698,8 +711,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_old_password_file_alias(p)
     p.add_argument("--passphrase-file", type=Path, help=f"file holding the CA passphrase (or ${ENV_CA})")
 
-    p = add("user", cmd_user, "add a demo site login or change its password")
-    p.add_argument("username")
+    p = add("user", cmd_user, "add a demo site login or change its password (--remove, --list)")
+    p.add_argument("username", nargs="?")
+    p.add_argument("--remove", action="store_true", help="remove this login")
+    p.add_argument("--list", action="store_true", help="list the logins")
     p.add_argument("--password-file", type=Path,
                    help=f"file holding the password (or ${ENV_PASSWORD}; default: generate one, shown once)")
 

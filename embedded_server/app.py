@@ -116,7 +116,17 @@ def create_app(
         _apply_headers(bottle.response)
 
     def session_for(identity: ClientIdentity) -> Any:
-        return sessions.get(bottle.request.get_cookie(SESSION_COOKIE), identity.fingerprint_sha256)
+        cookie = bottle.request.get_cookie(SESSION_COOKIE)
+        session = sessions.get(cookie, identity.fingerprint_sha256)
+        if session is not None:
+            try:
+                known = users.usernames()
+            except ValueError:  # a damaged login file: nobody counts as logged in
+                known = []
+            if session.username not in known:  # the instructor removed the login: its sessions end now
+                sessions.end(cookie)
+                return None
+        return session
 
     @app.get("/")
     def index() -> str:

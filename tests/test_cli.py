@@ -340,3 +340,20 @@ def test_a_typo_at_the_passphrase_prompt_asks_again(tmp_path: Path) -> None:
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     assert (tmp_path / "ws" / "ca" / "ca.crt").is_file()
+
+
+def test_user_adds_lists_and_removes_logins(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    pf = tmp_path / "pass"
+    pf.write_text("a-long-ca-passphrase\n")
+    assert cli("init", "--workspace", str(ws), "--passphrase-file", str(pf)).returncode == 0
+    assert "no logins yet" in cli("user", "--list", "--workspace", str(ws)).stdout
+    added = cli("user", "ada", "--workspace", str(ws), "--json")
+    password = json.loads(added.stdout)["password"]
+    assert added.returncode == 0 and len(password) == 23  # generated, shown once
+    assert json.loads(cli("user", "--list", "--workspace", str(ws), "--json").stdout)["users"] == ["ada"]
+    assert password not in (ws / "site" / "users.json").read_text()  # only its salted hash is stored
+    assert cli("user", "ada", "--remove", "--workspace", str(ws)).returncode == 0
+    gone = cli("user", "ada", "--remove", "--workspace", str(ws))
+    assert gone.returncode == 2 and "there is no login 'ada'" in gone.stderr
+    assert cli("user", "bad name", "--workspace", str(ws)).returncode == 2

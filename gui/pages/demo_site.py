@@ -121,6 +121,9 @@ class DemoSitePage(QWidget):
         self.save_user_button = QPushButton("Set user")
         self.save_user_button.setToolTip('Add this login, or change its password (the second factor students type)')
         self.save_user_button.clicked.connect(self.save_user)
+        self.remove_user_button = QPushButton("Remove user")
+        self.remove_user_button.setToolTip("Remove the login named above; anyone logged in with it is logged out")
+        self.remove_user_button.clicked.connect(self.remove_user)
         pw_row = QHBoxLayout()
         pw_row.addWidget(self.password, 1)
         pw_row.addWidget(self.generate_button)
@@ -131,7 +134,10 @@ class DemoSitePage(QWidget):
         user_form = QFormLayout(user_box)
         user_form.addRow("Username:", self.username)
         user_form.addRow("Password:", pw_row)
-        user_form.addRow("", self.save_user_button)
+        user_buttons = QHBoxLayout()
+        user_buttons.addWidget(self.save_user_button, 1)
+        user_buttons.addWidget(self.remove_user_button)
+        user_form.addRow("", user_buttons)
         user_form.addRow(self.user_note)
         user_form.addRow("Users:", self.users)
 
@@ -283,6 +289,23 @@ class DemoSitePage(QWidget):
         self.log.scrollToBottom()
 
     # -- demo user ---------------------------------------------------------------------------
+    def remove_user(self) -> None:
+        username = self.username.text().strip()
+        store = self.session.workspace.users
+        try:
+            if username not in store.usernames():
+                self.session.messages.error("No such login", f"There is no login {username!r} to remove.")
+                return
+            store.remove(username)
+        except (OSError, ValueError) as exc:
+            self.session.messages.error("Login not removed", sentence(str(exc)))
+            return
+        if self.session.demo_user is not None and self.session.demo_user.name == username:
+            self.session.demo_user = None
+            self.session.demo_user_changed.emit()
+        self.user_note.setText(f"Removed <b>{escape(username)}</b>; anyone logged in with it is logged out.")
+        self._refresh_users()
+
     def save_user(self) -> None:
         username, password = self.username.text().strip(), self.password.text()
         try:

@@ -87,3 +87,21 @@ def test_friendly_mode_serves_the_how_to_page_without_a_certificate(qtbot, make_
         assert "Your browser sent no certificate" in exc.read().decode()
         exc.close()
 
+
+
+def test_a_login_is_added_and_removed_from_the_page(qtbot, make_window, workspace_with_server: Workspace) -> None:
+    window = make_window(workspace_with_server.root)
+    page = window.demo_site_page
+    page.username.setText("grace")
+    page.generate_button.click()
+    page.save_user_button.click()
+    wait_idle(qtbot, window)
+    assert workspace_with_server.users.usernames() == ["grace"]
+    assert "grace" in page.users.text()
+    page.username.setText("grace")
+    page.remove_user_button.click()
+    assert workspace_with_server.users.usernames() == []
+    assert page.users.text() == "none yet" and "Removed" in page.user_note.text()
+    with qtbot.waitSignal(window.messages.shown, timeout=SLOW) as shown:
+        page.remove_user_button.click()  # nobody of that name any more
+    assert shown.args[0] == "error" and "no login 'grace'" in shown.args[2]

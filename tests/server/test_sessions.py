@@ -278,3 +278,16 @@ def test_many_certificates_guessing_one_account_pause_it(site: DemoSite, room: C
                           bundle=grace_bundle(room)).endswith("/?error=throttled")
     finally:
         room.workspace.users.remove("grace")
+
+
+def test_removing_a_login_ends_its_sessions_at_once(tmp_path: Path) -> None:
+    room = make_classroom(tmp_path / "ws")
+    site = start(room)
+    try:
+        assert post_login(site, room, tmp_path, LOGIN_USER, LOGIN_PASSWORD).endswith("/user")
+        assert user_page(site, room, tmp_path, room.bundle.bundle_path) == "200 "
+        room.workspace.users.remove(LOGIN_USER)
+        assert user_page(site, room, tmp_path, room.bundle.bundle_path).endswith("/?error=session")
+        assert post_login(site, room, tmp_path, LOGIN_USER, LOGIN_PASSWORD).endswith("/?error=login")
+    finally:
+        site.stop()
