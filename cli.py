@@ -179,9 +179,14 @@ def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> 
     else:
         note("ca", "reused", f"{common_name(ws.ca_certificate())} in {ws.ca_cert_path}")
 
+    server = _server_record(ws) if ws.has_server() else None
     if not ws.has_server():
-        ws.issue_server(ca())
+        ws.issue_server(ca(), valid_days=_within_ca(ws, SERVER_DEFAULT_DAYS))
         note("server-certificate", "created", f"localhost, 127.0.0.1, ::1 -> {ws.server_cert_path}")
+    elif server is not None and (server.status != "valid" or server.is_expired()):
+        ws.renew(ca(), server.serial, valid_days=_within_ca(ws, SERVER_DEFAULT_DAYS))
+        note("server-certificate", "renewed", f"the old one was {'revoked' if server.status != 'valid' else 'expired'}"
+             f" -> {ws.server_cert_path}")
     else:
         note("server-certificate", "reused", str(ws.server_cert_path))
 
@@ -202,7 +207,8 @@ def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> 
             raise CliError(f"{bundle_path} exists but its password file secrets/{DEMO_BUNDLE_SECRET} is missing")
         bundle_password = generate_password()
         ws.write_secret(DEMO_BUNDLE_SECRET, bundle_password)
-        ws.issue_client_bundle(ca(), name=DEMO_STUDENT, password=bundle_password)
+        ws.issue_client_bundle(ca(), name=DEMO_STUDENT, password=bundle_password,
+                               valid_days=_within_ca(ws, CLIENT_DEFAULT_DAYS))
         note("client-bundle", "created", f"{bundle_path} (password in secrets/{DEMO_BUNDLE_SECRET})")
     else:
         note("client-bundle", "reused", str(bundle_path))
@@ -234,6 +240,21 @@ def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> 
         site.stop()
         note("site", "stopped", result.url)
     return result
+
+
+def _server_record(ws: Workspace) -> Any:
+    """The registry row of the certificate the site serves now (None if the registry does not know it)."""
+    try:
+        serial = format(ws.server_certificate().serial_number, "X")
+        return ws.registry.get(serial)
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+def _within_ca(ws: Workspace, days: int) -> int:
+    """``days``, or fewer when the CA ends sooner (an imported CA of a year, say): a leaf never outlives it."""
+    left = (ws.ca_certificate().not_valid_after_utc - dt.datetime.now(dt.UTC)).days - 1
+    return max(1, min(days, left))
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -431,6 +452,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"Serving {url} ({how}; logins {'only for the certificate owner' if args.match_cn else 'open'}"
                   f"; Ctrl-C to stop)", flush=True)
             _warn_if_crl_ends_soon(ws)
+            served = _server_record(ws)
+            if served is not None and served.status == "revoked":
+                print(f"warning: the server certificate {served.serial} is revoked ({served.revocation_reason}); "
+                      "issue a new one: python main.py issue-server", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait(args.seconds if args.seconds else None)
     finally:
@@ -476,7 +501,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     # A .p12 always has a password; a PEM key given with --key may have none, and a file
     # that is missing or no bundle at all is named by the report's first step, not here.
     if args.bundle is not None and (args.bundle_password_file or os.environ.get(ENV_BUNDLE)
-                                    or (args.key is None and _wants_password(args.bundle))):
+                                    or _wants_password(args.bundle if args.key is None else args.key)):
         bundle_password = get_secret(file=args.bundle_password_file, env=ENV_BUNDLE, prompt="Bundle password: ",
                                      what="bundle password")
     password = None
@@ -490,6 +515,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     if failed is not None and not args.json:
         print(f"failed step: {failed.key}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
@@ -512,13 +541,26 @@ def cmd_roster(args: argparse.Namespace) -> int:
         return 0
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
 
+    finished = [0]
+
     def progress(done: int, total: int, name: str) -> None:
+        finished[0] = done
         if not args.json:
             print(f"[{done}/{total}] {name}", file=sys.stderr, flush=True)
 
-    result = issue_roster(ws, authority, rows, out_dir=out, key_type=KeyType.parse(args.key_type),
-                          valid_days=args.days, profile=BundleProfile.parse(args.profile), progress=progress,
-                          workers=args.workers)
+    # SIGTERM ends a batch as Ctrl-C does: the finished bundles stay, and the user learns how to go on.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        result = issue_roster(ws, authority, rows, out_dir=out, key_type=KeyType.parse(args.key_type),
+                              valid_days=args.days, profile=BundleProfile.parse(args.profile), progress=progress,
+                              workers=args.workers)
+    except KeyboardInterrupt:
+        print(f"Interrupted: {finished[0]} of {len(rows)} bundles were issued into {out}; their passwords are in "
+              "the newest handout*.csv there. To issue the rest, run the same command again with --skip-issued.",
+              file=sys.stderr, flush=True)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     n = len(result.issued)
     text = f"Issued {n} bundle{'' if n == 1 else 's'} into {out}; passwords in {result.handout} (owner-only)"
     if result.skipped:
@@ -541,14 +583,18 @@ def cmd_renew(args: argparse.Namespace) -> int:
                    reason=args.reason, valid_days=args.days,
                    profile=BundleProfile.parse(args.profile) if args.profile else None)
     data: dict[str, Any] = {"serial": new.serial, "old_serial": record.serial, "name": new.common_name,
-                            "kind": new.kind, "old_revoked": args.revoke_old,
+                            "kind": new.kind,
+                            "old_revoked": record.status == "revoked" or args.revoke_old or record.kind == "server",
                             "certificate": new.cert_path, "bundle": new.bundle_path}
     if shown:
         data["password"] = password
-    if record.kind == "server":
+    if record.status == "revoked":
+        fate = f"already revoked ({record.revocation_reason or 'unspecified'})" + (
+            "; kept in server/archive/" if record.kind == "server" else "; its files archived")
+    elif record.kind == "server":
         fate = "superseded, kept in server/archive/"
     else:
-        fate = "revoked" if args.revoke_old and record.status == "valid" else "still valid; its files archived"
+        fate = "revoked" if args.revoke_old else "still valid; its files archived"
     text = f"Renewed {new.common_name}: new serial {new.serial} (old {record.serial}: {fate})"
     if new.kind == "client" and new.bundle_path:
         bundle = ws.path_of(new.bundle_path)
@@ -844,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {one_line(problem)}", file=sys.stderr)
         else:
             print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, RosterError) and any("already has a valid certificate" in p for p in exc.problems):
+            print("(finishing an interrupted batch? run the same command with --skip-issued)", file=sys.stderr)
         return 2
     except BrokenPipeError:  # list | head: the reader has what it wanted
         with contextlib.suppress(OSError):

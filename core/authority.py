@@ -53,7 +53,7 @@ class Authority:
         if valid_days > left:
             raise ValueError(
                 f"a certificate cannot outlive its CA: the CA is valid for {left} more days, "
-                f"so choose at most {left} days"
+                f"so choose at most {left} days (--days {left}, or the lifetime in the wizard)"
             )
 
     def issue_server(

@@ -253,7 +253,11 @@ def _open_bundle(params: ConnectionTestInput, ca: list[x509.Certificate] | None)
     facts = {"file": str(path)}
     try:
         bundle = _read_identity(path, params.key_file, params.bundle_password)
-    except WrongPasswordError:
+    except WrongPasswordError as exc:
+        if params.key_file is not None or b"-----BEGIN" in _head(path):  # a PEM key, not a .p12
+            return Step("bundle", Status.FAILED, facts, cause=_sentence(str(exc)),
+                        fix="Give the password of the key file (the bundle password field, or "
+                            "--bundle-password-file)."), None
         return Step("bundle", Status.FAILED, facts,
                     cause="The bundle password is wrong.",
                     fix="Type the bundle password exactly as in your instructor's handout "
@@ -271,6 +275,13 @@ def _open_bundle(params: ConnectionTestInput, ca: list[x509.Certificate] | None)
     if warnings:
         facts["warning"] = "; ".join(warnings)
     return Step("bundle", Status.OK, facts), bundle
+
+
+def _head(path: Path) -> bytes:
+    try:
+        return read_regular_file(path)[:4096]
+    except OSError:
+        return b""
 
 
 def _read_identity(path: Path, key_file: Path | None, password: str) -> Bundle:
@@ -307,10 +318,11 @@ def read_pem_identity(cert_pem: bytes, key_file: Path | None, password: str) -> 
     match = re.search(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", key_pem, re.S)
     if match is None:
         raise NotABundleError("the PEM file has a certificate but no private key; choose the key file too")
+    encrypted = b"ENCRYPTED" in match.group(0)
+    if encrypted and not password:
+        raise WrongPasswordError("the private key is encrypted and no password was given for it")
     try:
-        key = serialization.load_pem_private_key(match.group(0), password.encode() or None)
-    except TypeError:  # not encrypted, but a password was given: fine
-        key = serialization.load_pem_private_key(match.group(0), None)
+        key = serialization.load_pem_private_key(match.group(0), password.encode() if encrypted else None)
     except ValueError as exc:
         if "encrypted" in str(exc).lower() or "password" in str(exc).lower() or "decrypt" in str(exc).lower():
             raise WrongPasswordError("the key password is wrong") from None

@@ -504,9 +504,20 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None, c
             report.checks.append(Check("chain", Verdict.PROBLEM, f"the CA file {ca_cert} is not a readable "
                                        "certificate", "Choose the ca.crt your instructor gave you."))
     signer = next((a for a in anchors if chains_to(cert, a)), None)
+    via = None
+    if signer is None:
+        # The CA chosen may be the root students import, above an intermediate the bundle carries.
+        for middle in bundle.ca_certificates:
+            if chains_to(cert, middle) and (root := next((a for a in anchors if chains_to(middle, a)), None)):
+                via, signer = middle, root
+                break
     ca = signer or (anchors[0] if anchors else None)
     if ca is not None:
-        if signer is not None:
+        if signer is not None and via is not None:
+            report.checks.append(Check("chain", Verdict.OK,
+                                       f"signed by the intermediate {via.subject.rfc4514_string()} (in the "
+                                       f"bundle), which the chosen CA {ca.subject.rfc4514_string()} signed"))
+        elif signer is not None:
             report.checks.append(Check("chain", Verdict.OK, f"signed by the chosen CA {ca.subject.rfc4514_string()}"))
             if validity_problem(ca, when):
                 report.checks.append(Check("CA validity", Verdict.PROBLEM, "the CA " + str(validity_problem(ca, when)),
@@ -525,7 +536,7 @@ def diagnose_bundle(path: Path, password: str, *, ca_cert: Path | None = None, c
     if crl is None and ca_cert is not None and (Path(ca_cert).parent / "crl.pem").is_file():
         crl = Path(ca_cert).parent / "crl.pem"
     if crl is not None:
-        report.checks.append(_revocation_check(cert, Path(crl), signer, when))
+        report.checks.append(_revocation_check(cert, Path(crl), via or signer, when))  # the CRL of the issuer
     return report
 
 
@@ -555,7 +566,7 @@ def _revocation_check(cert: x509.Certificate, path: Path, signer: x509.Certifica
             reason = f" ({entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value})"
         return Check("revocation", Verdict.PROBLEM,
                      f"revoked on {fmt_time(entry.revocation_date_utc)}{reason}: every server of this CA refuses it",
-                     "A revoked certificate never works again: " + _REISSUE)
+                     "A revoked certificate never works again. " + _REISSUE)
     ends = crl.next_update_utc
     if ends is not None and ends < when:
         return Check("revocation", Verdict.WARNING,

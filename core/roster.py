@@ -60,7 +60,8 @@ class RosterError(ValueError):
         self.problems = list(problems)
         shown = "; ".join(self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(f"the roster has {len(self.problems)} problem(s): {shown}{more}")
+        n = len(self.problems)
+        super().__init__(f"the roster has {n} problem{'' if n == 1 else 's'}: {shown}{more}")
 
 
 @dataclass(frozen=True)

@@ -133,9 +133,12 @@ class Workspace:
         """Folders and files no export may write over: keys, secrets, the registry, the site's logins,
         and every file the registry records (a student's bundle is the only copy of their key)."""
         registry = self.registry_path
-        recorded = []
+        recorded: list[Path] = []
         if registry.is_file():
             recorded = [self.path_of(p) for r in self.registry.list() for p in (r.cert_path, r.bundle_path) if p]
+            # A roster's handouts hold the only copy of its passwords.
+            folders = {p.parent for p in recorded if p.suffix == ".p12"}
+            recorded += [h for folder in folders for h in folder.glob("handout*.csv")]
         return (
             self.root / "ca", self.secrets_dir, self.root / "server", self.users_path.parent,
             registry, *(registry.with_name(registry.name + s) for s in ("-wal", "-shm", "-journal")),
@@ -533,12 +536,16 @@ class Workspace:
             with contextlib.suppress(OSError, ValueError):
                 old_certs = {format(c.serial_number, "X"): c
                              for c in x509.load_pem_x509_certificates(self.server_cert_path.read_bytes())}
+            # Every row whose certificate is in server.crt now (a revoked one too) moves to the archive.
+            current = self._rel(self.server_cert_path)
+            to_archive = [r for r in self.registry.list(kind="server") if r.cert_path == current
+                          and r.serial in old_certs]
             record = self.registry.add(issued.certificate, kind="server", cert_path=self._rel(self.server_cert_path),
                                        pending=True)
             try:
                 # The replaced certificates' copies first: once server.crt is rewritten they exist nowhere else.
                 archived = {}
-                for old in replaced:
+                for old in to_archive:
                     if old.serial in old_certs:
                         target = make_private_dir(self.root / "server" / "archive") / f"server-{old.serial}.crt"
                         atomic_write(target, _pem(old_certs[old.serial]), mode=PUBLIC)
@@ -552,9 +559,9 @@ class Workspace:
                 with contextlib.suppress(Exception):
                     self.registry.discard(record.serial)
                 raise
+            for old in to_archive:
+                self.registry.move_files(old.serial, cert_path=archived[old.serial], bundle_path=None)
             for old in replaced:
-                if old.serial in archived:
-                    self.registry.move_files(old.serial, cert_path=archived[old.serial], bundle_path=None)
                 self.registry.revoke(old.serial, reason=x509.ReasonFlags.superseded.value)
         if replaced:
             self.publish_crl(authority)
@@ -658,15 +665,25 @@ class Workspace:
                                    bundle_path=self._rel(bundle_path), pending=True)
         written: list[Path] = []
         done = False
+
+        def put(path: Path, data: bytes, mode: int) -> None:
+            # exclusive: another process issuing the same name at this moment gets FileExistsError
+            # instead of replacing our bundle, and we never remove a file that is not ours. Any other
+            # exception (Ctrl-C even after the rename, during the folder's fsync) leaves a file that is ours.
+            try:
+                atomic_write(path, data, mode=mode, exclusive=True)
+            except FileExistsError:
+                raise
+            except BaseException:
+                written.append(path)
+                raise
+            written.append(path)
+
         try:
             _step("row-added")
-            # exclusive: another process issuing the same name at this moment gets FileExistsError
-            # instead of replacing our bundle (and we never remove a file that is not ours).
-            atomic_write(bundle_path, p12, mode=PRIVATE, exclusive=True)
-            written.append(bundle_path)
+            put(bundle_path, p12, PRIVATE)
             _step("bundle-written")
-            atomic_write(cert_path, _pem(certificate), mode=PUBLIC, exclusive=True)
-            written.append(cert_path)
+            put(cert_path, _pem(certificate), PUBLIC)
             _step("cert-written")
             self.registry.mark_done(record.serial)
             done = True
@@ -807,7 +824,7 @@ class Workspace:
             new_cert = issued.certificate
         else:
             raise WorkspaceError("the CA itself cannot be renewed here; create or import a new CA")
-        if flag is not None and old.status == "valid":
+        if flag is not None and self.registry.get(old.serial).status == "valid":  # a server's is superseded already
             self.registry.revoke(old.serial, reason=flag.value)
             self.publish_crl(authority)
         return self.registry.get(format(new_cert.serial_number, "X"))

@@ -357,3 +357,18 @@ def test_user_adds_lists_and_removes_logins(tmp_path: Path) -> None:
     gone = cli("user", "ada", "--remove", "--workspace", str(ws))
     assert gone.returncode == 2 and "there is no login 'ada'" in gone.stderr
     assert cli("user", "bad name", "--workspace", str(ws)).returncode == 2
+
+
+def test_demo_renews_a_revoked_server_certificate_and_renew_says_what_became_of_the_old(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    server = next(r for r in json.loads(cli("list", "--workspace", str(ws), "--json").stdout) if r["kind"] == "server")
+    assert cli("revoke", server["serial"], "--workspace", str(ws)).returncode == 0
+    again = json.loads(cli("demo", "--workspace", str(ws), "--json").stdout)
+    assert again["ok"]
+    assert next(s for s in again["setup"] if s["step"] == "server-certificate")["status"] == "renewed"
+    assert cli("issue-client", "Bob Smith", "--workspace", str(ws)).returncode == 0
+    assert cli("revoke", "Bob Smith", "--workspace", str(ws)).returncode == 0
+    renewed = cli("renew", "bob smith", "--workspace", str(ws))
+    assert renewed.returncode == 0, renewed.stderr
+    assert "already revoked (unspecified)" in renewed.stdout and "still valid" not in renewed.stdout

@@ -120,7 +120,8 @@ class FilePage(QWizardPage):
             self.problems.addItems([sentence(p) for p in exc.problems])
             self.problems.show()
             self.preview.hide()  # an empty preview above the problems only pushes them down
-            self.error.show_error(f"{len(exc.problems)} problem(s): fix the roster and press Check again.")
+            n = len(exc.problems)
+            self.error.show_error(f"{n} problem{'' if n == 1 else 's'}: fix the roster and press Check again.")
             return False
         except (WorkspaceError, OSError) as exc:
             self.error.show_error(sentence(str(exc)))

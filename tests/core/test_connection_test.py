@@ -128,7 +128,10 @@ def test_pem_with_wrong_key_password(classroom: Classroom, tmp_path: Path) -> No
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(BUNDLE_PASSWORD.encode())))
     report = run(classroom, "https://localhost:1/", bundle=pem, bundle_password="wrong-password")
-    assert report.steps[0].cause == "The bundle password is wrong."
+    assert report.steps[0].cause == "The key password is wrong."  # a PEM key's, not a handout's bundle password
+    assert "key file" in (report.steps[0].fix or "")
+    missing = run(classroom, "https://localhost:1/", bundle=pem, bundle_password="")
+    assert missing.steps[0].cause == "The private key is encrypted and no password was given for it."
     ok = run(classroom, "https://127.0.0.1:9/", bundle=pem)
     assert ok.steps[0].status is Status.OK
     assert ok.steps[0].facts["subject"] == "CN=Ada Lovelace,O=Tests"

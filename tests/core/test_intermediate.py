@@ -75,3 +75,24 @@ def test_intermediate_workspace_issues_and_the_site_accepts(tmp_path: Path) -> N
         assert "CN=Ada" in out.stdout
     finally:
         site.stop()
+
+
+def test_the_doctor_accepts_the_root_students_import(tmp_path: Path) -> None:
+    """`export ca` hands students the root; their bundle is signed by the intermediate it carries."""
+    from core.doctor import Verdict, diagnose_bundle
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Course CA", passphrase=CA_PASSPHRASE, intermediate=True)
+    bundle = ws.issue_client_bundle(authority, name="Ada", password=BUNDLE_PASSWORD)
+    exported = tmp_path / "handed-out" / "ca.crt"
+    exported.parent.mkdir()
+    exported.write_bytes(ws.root_cert_path.read_bytes())
+    for ca in (exported, ws.root_cert_path, ws.ca_cert_path):
+        report = diagnose_bundle(bundle.bundle_path, BUNDLE_PASSWORD, ca_cert=ca)
+        chain = next(c for c in report.checks if c.name == "chain")
+        assert chain.verdict is Verdict.OK, (ca, chain.detail)
+        assert report.healthy, report.to_text()
+        assert all(c.verdict is Verdict.OK for c in report.checks), report.to_text()  # the CRL check too
+    via_root = next(c for c in diagnose_bundle(bundle.bundle_path, BUNDLE_PASSWORD, ca_cert=exported).checks
+                    if c.name == "chain")
+    assert "signed by the intermediate CN=Course CA" in via_root.detail and "Course CA Root" in via_root.detail

@@ -453,3 +453,45 @@ def test_a_roster_uses_every_core_by_default(tmp_path: Path) -> None:
     finally:
         roster_module.concurrent.futures.ProcessPoolExecutor = real  # type: ignore[misc]
     assert result.complete and seen == {cores}
+
+
+def test_a_revoked_server_certificate_is_archived_when_replaced_and_renew_revoke_old_works(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Server CA", passphrase=CA_PASSPHRASE)
+    first = ws.issue_server(authority)
+    first_serial = format(first.serial_number, "X")
+    ws.revoke(authority, first_serial, reason="keyCompromise")
+    second = ws.renew(authority, "localhost")  # by name: the newest, here the revoked one
+    record = ws.registry.get(first_serial)
+    assert (record.status, record.revocation_reason) == ("revoked", "keyCompromise")  # not overwritten
+    assert ws.certificate_of(record) == [first]  # moved to server/archive/, still exportable
+    assert record.cert_path == f"server/archive/server-{first_serial}.crt"
+    third = ws.renew(authority, second.serial, revoke_old=True)  # the old one is superseded already: no error
+    assert ws.registry.get(second.serial).status == "revoked"
+    assert [r.serial for r in ws.registry.list(kind="server", status="valid")] == [third.serial]
+    _agree(ws)
+
+
+def test_an_interrupt_after_a_file_is_renamed_into_place_leaves_no_stray_file(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the folder is fsynced after the certificate's rename: that file is ours and goes too."""
+    import core.storage as storage
+
+    ws = Workspace(tmp_path / "ws")
+    authority = ws.create_ca(common_name="Crash CA", passphrase=CA_PASSPHRASE)
+    real = storage._fsync_dir
+    calls: list[Path] = []
+
+    def interrupted(path: Path) -> None:
+        calls.append(path)
+        real(path)
+        if len(calls) == 2:  # the bundle's, then the certificate's
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(storage, "_fsync_dir", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ws.issue_client_bundle(authority, name="Lin", password=BUNDLE_PASSWORD)
+    monkeypatch.setattr(storage, "_fsync_dir", real)
+    assert sorted(p.name for p in ws.clients_dir.iterdir()) == []
+    assert ws.registry.find_client("Lin") is None
+    _agree(ws)
