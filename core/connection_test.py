@@ -21,6 +21,7 @@ import select
 import socket
 import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -783,7 +784,7 @@ def _client_certificate(session: requests.Session, url: str, timeout: float, bun
                         ca: list[x509.Certificate]) -> tuple[Step, str | None]:
     """The site root. Under TLS 1.3 a refusal arrives here, on the first read, not in the handshake."""
     try:
-        resp = session.get(url, timeout=timeout)
+        resp = _guarded(session, "GET", url, timeout=timeout, origin=url)
     except requests.exceptions.SSLError as exc:
         cause, fix = _refusal_cause(exc, bundle, ca)
         return Step("client-certificate", Status.FAILED,
@@ -818,6 +819,77 @@ def _client_certificate(session: requests.Session, url: str, timeout: float, bun
                     fix="If this site should demand client certificates, its TLS settings are wrong "
                         "(nginx: ssl_verify_client on)."), None
     return Step("client-certificate", Status.OK, facts), resp.text
+
+
+# -- guarded HTTP: same origin only, a bounded body, one deadline per step ----------------
+MAX_BODY = 2 * 1024 * 1024  # a login page is kilobytes; a server streaming forever must not fill the memory
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class OffSiteRedirect(requests.RequestException):
+    """The site sent us to another origin or to plain http: not followed (a password could go with it)."""
+
+
+class TooSlow(requests.Timeout):
+    """The whole answer took longer than the step's deadline (a server dripping bytes defeats read timeouts)."""
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _guarded(session: requests.Session, method: str, url: str, *, timeout: float,
+             data: dict[str, str] | None = None, origin: str) -> requests.Response:
+    """``session.request`` with redirects followed only within ``origin`` (https), the body read up to
+    :data:`MAX_BODY`, and the whole exchange within ``timeout`` seconds (plus a second of grace).
+
+    Raises:
+        OffSiteRedirect: a redirect (or a form's target) leaves the site's https origin.
+        TooSlow: the answer did not finish in time.
+        requests.RequestException: what requests raises.
+    """
+    deadline = time.monotonic() + timeout
+    outcome: dict[str, Any] = {}
+
+    def exchange() -> None:
+        nonlocal method, url, data
+        try:
+            for _hop in range(6):
+                if _origin(url) != _origin(origin):
+                    raise OffSiteRedirect(f"{url} is not the site's own https address ({origin})")
+                resp = session.request(method, url, data=data, timeout=timeout, allow_redirects=False, stream=True)
+                if resp.status_code in _REDIRECTS and "Location" in resp.headers:
+                    target = urljoin(url, resp.headers["Location"])
+                    resp.close()
+                    if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
+                        method, data = "GET", None
+                    url = target
+                    continue
+                body = bytearray()
+                for chunk in resp.iter_content(65536):
+                    body += chunk
+                    if len(body) > MAX_BODY or time.monotonic() > deadline:
+                        break
+                resp.close()
+                resp._content = bytes(body[:MAX_BODY])  # what resp.text reads
+                outcome["response"] = resp
+                return
+            raise requests.TooManyRedirects("more than 5 redirects")
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=exchange, name="test-connection-http", daemon=True)
+    worker.start()
+    worker.join(timeout + 1.0)
+    if worker.is_alive():
+        # It may still be blocked reading a dripping server; it ends when that server stops or closes.
+        session.close()
+        raise TooSlow(f"the server did not finish answering within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    response: requests.Response = outcome["response"]
+    return response
 
 
 class _FormFinder(HTMLParser):
@@ -881,8 +953,14 @@ def _login(session: requests.Session, page_url: str, form: dict[str, Any], usern
     pass_field = next(n for n, t in form["types"].items() if t == "password")
     data[user_field] = username
     data[pass_field] = password
+    target = urljoin(page_url, form["action"] or page_url)
     try:
-        resp = session.post(urljoin(page_url, form["action"] or page_url), data=data, timeout=timeout)
+        resp = _guarded(session, "POST", target, data=data, timeout=timeout, origin=page_url)
+    except OffSiteRedirect as exc:
+        return Step("login", Status.FAILED, {"username": username},
+                    cause=f"The login form, or the site's answer to it, leads away from the site: {exc}. It was not "
+                          "followed, so your password was not sent there.",
+                    fix="Check that this is the right site; tell your instructor about its login form.")
     except requests.RequestException as exc:
         return Step("login", Status.FAILED, cause=f"The login request failed: {exc}.",
                     fix="Try again; if it keeps failing, copy this report for your instructor.")
@@ -914,7 +992,7 @@ def _login(session: requests.Session, page_url: str, form: dict[str, Any], usern
 
 def _protected_page(session: requests.Session, url: str, timeout: float) -> Step:
     try:
-        resp = session.get(url, timeout=timeout)
+        resp = _guarded(session, "GET", url, timeout=timeout, origin=url)
     except requests.RequestException as exc:
         return Step("protected-page", Status.FAILED, cause=f"The request failed: {exc}.",
                     fix="Try again; if it keeps failing, copy this report for your instructor.")

@@ -169,7 +169,21 @@ class Workspace:
                     "it every revocation would be forgotten. Restore registry.sqlite3 from a backup (mTLS Lab does "
                     "not start a new one over an existing CA)"
                 )
-            self._registry = Registry(self.registry_path)
+            registry = Registry(self.registry_path)
+            if self.ca_cert_path.is_file():
+                # A blank database, or another workspace's registry, would pass the size check and
+                # then sign a CRL without this CA's revocations.
+                serial = format(self.ca_certificate().serial_number, "X")
+                try:
+                    known = registry.get(serial).kind == "ca"
+                except KeyError:
+                    known = False
+                if not known:
+                    raise WorkspaceError(
+                        f"the registry {self.registry_path} does not belong to this workspace's CA (it has no "
+                        f"row for the CA {serial}); restore this workspace's registry.sqlite3 from a backup"
+                    )
+            self._registry = registry
             self.reconcile()
         return self._registry
 

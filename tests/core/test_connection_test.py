@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -419,3 +420,135 @@ def test_the_decrypted_key_never_touches_the_disk(site: DemoSite, classroom: Cla
         assert not any(c in data for c in clear)
         assert b"ENCRYPTED" in data or b"PRIVATE KEY" not in data
     assert list(scratch.iterdir()) == []  # and nothing is left behind
+
+
+# -- servers that misbehave on purpose: endless, dripping, or sending the password elsewhere --------------
+class _OddHandler(http.server.BaseHTTPRequestHandler):
+    mode = "endless"
+    stolen: ClassVar[list[bytes]] = []
+    elsewhere = ""
+
+    def do_GET(self) -> None:
+        if self.mode == "endless":  # a body that never ends
+            self.send_response(200)
+            self.end_headers()
+            chunk = b"<p>" + b"x" * 65536
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except OSError:
+                return
+        if self.mode == "drip":  # headers one line a second: each read is quick, the answer never ends
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            try:
+                for i in range(60):
+                    self.wfile.write(f"X-Drip-{i}: 1\r\n".encode())
+                    self.wfile.flush()
+                    time.sleep(1)  # noqa: the server's own pace, not a test waiting
+            except OSError:
+                return
+        page = (f'<form method="post" action="{self.elsewhere if self.mode == "form-elsewhere" else "/login"}">'
+                '<input name="username"><input type="password" name="password"></form>').encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.mode == "redirect-elsewhere":
+            self.send_response(307)  # 307: a client that follows it posts the same body again
+            self.send_header("Location", self.elsewhere)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.stolen.append(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Catcher(http.server.BaseHTTPRequestHandler):
+    """A plain-http listener: anything it receives went off the site."""
+
+    def do_POST(self) -> None:
+        _OddHandler.stolen.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def odd(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    ca, leaf, key = hostile_certificates("Odd Server", dns_names=["localhost"])
+    pem = serialization.Encoding.PEM
+    ca_file = tmp_path / "odd-ca.crt"
+    ca_file.write_bytes(ca.public_bytes(pem))
+    chain, key_file = tmp_path / "odd.crt", tmp_path / "odd.key"
+    chain.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+    key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key_file)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OddHandler)
+    httpd.daemon_threads = True
+    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+    catcher = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Catcher)
+    _OddHandler.stolen = []
+    _OddHandler.elsewhere = f"http://127.0.0.1:{catcher.server_address[1]}/steal"
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}) for s in (httpd, catcher)]
+    for t in threads:
+        t.start()
+    yield f"https://localhost:{httpd.server_address[1]}/", ca_file
+    for s in (httpd, catcher):
+        s.shutdown()
+        s.server_close()
+    for t in threads:
+        t.join(timeout=30)
+
+
+def test_an_endless_answer_is_read_only_so_far(classroom: Classroom, odd: tuple[str, Path], tmp_path: Path) -> None:
+    """A body that never ends: read up to MAX_BODY (2 MiB), then judged as any page. Run as the CLI with its
+    address space capped at 1 GiB, so reading it all would end in a memory failure, not in this diagnosis."""
+    import resource
+
+    _OddHandler.mode = "endless"
+    url, ca = odd
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    out = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "main.py"), "test", url, "--ca", str(ca),
+                          "--timeout", "10", "--json"], capture_output=True, text=True, timeout=120, check=False,
+                         preexec_fn=cap, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1, out.stderr[-2000:]
+    step = json.loads(out.stdout)["steps"][3]
+    assert (step["key"], step["status"]) == ("client-certificate", "failed")
+    assert step["cause"] == "The server let us in without a client certificate: it does not require one."
+
+
+def test_a_dripping_server_is_cut_off_at_the_step_s_deadline(classroom: Classroom, odd: tuple[str, Path]) -> None:
+    _OddHandler.mode = "drip"
+    url, ca = odd
+    started = time.monotonic()
+    report = run(classroom, url, ca_cert=ca, bundle=None, username=None, password=None, timeout=3.0)
+    took = time.monotonic() - started
+    step = report.steps[3]
+    assert step.status is Status.FAILED and "did not finish answering within 3 s" in (step.cause or "")
+    assert took < 30, took  # a deadline, not the drip's 60 s (a bound, not a speed target)
+
+
+@pytest.mark.parametrize("mode", ["form-elsewhere", "redirect-elsewhere"])
+def test_the_login_password_never_leaves_the_site(classroom: Classroom, odd: tuple[str, Path], mode: str) -> None:
+    _OddHandler.mode = mode
+    url, ca = odd
+    report = run(classroom, url, ca_cert=ca, username="bob", password="the-login-secret", timeout=5.0)
+    login = next(s for s in report.steps if s.key == "login")
+    assert login.status is Status.FAILED and "was not sent there" in (login.cause or ""), report.to_text()
+    assert not any(b"the-login-secret" in body for body in _OddHandler.stolen)

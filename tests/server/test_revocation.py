@@ -214,3 +214,24 @@ def test_a_missing_crl_fails_closed(tmp_path: Path) -> None:
         site.stop()
     with pytest.raises(SiteError, match=r"revocation list .* is missing"):
         DemoSite(SiteConfig.from_workspace(ws, port=0)).start()
+
+
+@pytest.mark.parametrize("replacement", ["blank database", "another workspace's registry"])
+def test_a_registry_that_is_not_this_ca_s_is_refused(tmp_path: Path, replacement: str) -> None:
+    import shutil
+    import sqlite3
+
+    room = make_classroom(tmp_path / "ws")
+    room.workspace.revoke(room.authority, "Ada Lovelace", reason="keyCompromise")
+    crl_before = room.workspace.crl_pem_path.read_bytes()
+    registry = room.workspace.registry_path
+    for suffix in ("", "-wal", "-shm"):
+        registry.with_name(registry.name + suffix).unlink(missing_ok=True)
+    if replacement == "blank database":
+        sqlite3.connect(registry).execute("VACUUM").connection.close()
+    else:
+        shutil.copyfile(make_classroom(tmp_path / "other", ca_name="Other CA").workspace.registry_path, registry)
+    reopened = Workspace(room.workspace.root)
+    with pytest.raises(WorkspaceError, match="does not belong to this workspace's CA"):
+        reopened.publish_crl(reopened.load_ca(CA_PASSPHRASE))
+    assert room.workspace.crl_pem_path.read_bytes() == crl_before
