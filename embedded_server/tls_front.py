@@ -134,7 +134,9 @@ class TlsFront:
         try:
             self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._listener.bind((host, port))
-            self._listener.listen(128)
+            # A deep queue: connections past the limits wait here while the oldest silent ones are dropped,
+            # instead of their SYNs being retried for seconds (the kernel caps it at somaxconn).
+            self._listener.listen(1024)
         except BaseException:
             self._listener.close()
             raise
@@ -245,13 +247,14 @@ class TlsFront:
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
-    def _handshake_over(self, ip: str, key: tuple[str, int]) -> None:
+    def _handshake_over(self, ip: str, key: tuple[str, int], *, still_droppable: bool = False) -> None:
         with self._lock:
             self._handshaking[ip] -= 1
             if self._handshaking[ip] <= 0:
                 del self._handshaking[ip]
-            self._pending.pop(key, None)
-            self._evicted.discard(key)
+            if not still_droppable:
+                self._pending.pop(key, None)
+                self._evicted.discard(key)
 
     def _log_flood(self, ip: str, reason: str) -> None:
         """Log a refusal, but only once per address and reason every few seconds."""
@@ -288,7 +291,9 @@ class TlsFront:
                 # deadline (not per read), so a client dripping its ClientHello is cut off too.
                 tls.do_handshake()
                 handshaking = False
-                self._handshake_over(addr[0], key)
+                # Friendly mode: a handshake without a certificate proves nothing, so that connection
+                # stays among the ones dropped first under a flood (it is only there for the how-to page).
+                self._handshake_over(addr[0], key, still_droppable=tls.getpeercert(binary_form=True) is None)
             except (ssl.SSLError, OSError) as exc:
                 with self._lock:
                     evicted = key in self._evicted
@@ -339,6 +344,8 @@ class TlsFront:
                 self._conns.discard(sock)
                 if tls is not None:
                     self._conns.discard(tls)
+                self._pending.pop(key, None)
+                self._evicted.discard(key)
                 self._threads.discard(threading.current_thread())
                 self._open[addr[0]] -= 1
                 if self._open[addr[0]] <= 0:

@@ -71,3 +71,29 @@ def test_friendly_mode_without_a_certificate_trusts_no_identity_header(friendly:
     login = curl(friendly, classroom, tmp_path, *forged, "-w", "\n%{http_code}", "-d", "username=ada",
                  "-d", "password=login-pass-456", friendly.url + "login")
     assert login.stdout.endswith("\n403") and not any(e.kind == "login-ok" for e in friendly.events.recent())
+
+
+def test_held_handshakes_without_a_certificate_never_lock_a_student_out(friendly: DemoSite, classroom: Classroom,
+                                                                       tmp_path: Path) -> None:
+    """Friendly mode completes a handshake without a certificate; 300 of them held open from the student's own
+    address (past its 256 connections) must not keep the student out: they are the first dropped."""
+    import contextlib
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(classroom.ca_cert))
+    held: list[ssl.SSLSocket] = []
+    try:
+        for _ in range(300):
+            raw = socket.create_connection(friendly.address, timeout=10)
+            try:
+                held.append(ctx.wrap_socket(raw, server_hostname="localhost"))
+            except OSError:
+                raw.close()  # dropped while handshaking: the point
+        out = curl(friendly, classroom, tmp_path, "--max-time", "10", friendly.url, bundle=classroom.bundle.bundle_path)
+        assert out.returncode == 0, out.stderr
+        assert "CN=Ada Lovelace" in out.stdout
+    finally:
+        for s in held:
+            with contextlib.suppress(OSError):
+                s.close()
