@@ -80,7 +80,7 @@ def read_secret_file(path: Path) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CliError(f"the secret file {path} is not UTF-8 text") from None
-    # The first line that is not blank; trailing spaces and CR (a file saved on Windows) are not part of it.
+    # The first line that is not blank; its line end (LF or a Windows CRLF) is not part of it, spaces are.
     value = next((line.rstrip("\r") for line in text.splitlines() if line.strip()), "")
     if not value:
         raise CliError(f"the secret file {path} is empty")
@@ -159,7 +159,7 @@ def run_demo(ws: Workspace, *, log: Callable[[str], None] = lambda _m: None) -> 
 
     def note(step: str, status: str, detail: str) -> None:
         result.setup.append({"step": step, "status": status, "detail": detail})
-        log(f"[{status:^7}] {step}: {detail}")
+        log(f"[{status:^7}] {step}: {one_line(detail)}")
 
     def ca() -> Authority:
         nonlocal authority
@@ -278,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     if ws.has_ca():
-        raise CliError(f"{ws.root} already has a CA ({common_name(ws.ca_certificate())})")
+        raise CliError(f"{ws.root} already has a CA ({one_line(common_name(ws.ca_certificate()))})")
     key_type = KeyType.parse(args.key_type)  # refuse a bad choice before asking for a passphrase
     generated = False
     if args.passphrase_file is None and not os.environ.get(ENV_CA) and args.generate_passphrase:
@@ -418,10 +418,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                            "not_after": r.not_after.isoformat(), "fingerprint_sha256": r.fingerprint_sha256,
                            "bundle": r.bundle_path} for r in records], indent=2))
     else:
-        width = max([len(r.common_name) for r in records] + [4])
+        names = [one_line(r.common_name) for r in records]  # an imported CA's name is someone else's text
+        width = max([len(n) for n in names] + [4])
         print(f"{'KIND':7} {'STATUS':8} {'EXPIRES':10}  {'NAME':{width}}  SERIAL")
-        for r in records:
-            print(f"{r.kind:7} {r.status:8} {r.not_after:%Y-%m-%d}  {r.common_name:{width}}  {r.serial}")
+        for r, name in zip(records, names, strict=True):
+            print(f"{r.kind:7} {r.status:8} {r.not_after:%Y-%m-%d}  {name:{width}}  {r.serial}")
     return 0
 
 
@@ -573,6 +574,8 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 
 def cmd_renew(args: argparse.Namespace) -> int:
+    if args.days is not None and args.days < 1:
+        raise CliError(f"--days {args.days}: a certificate must be valid for at least 1 day")
     ws = existing_workspace(args.workspace)
     authority = ws.load_ca(ca_passphrase(ws, args.passphrase_file))
     record = ws.find_for_renewal(args.certificate)
@@ -624,7 +627,8 @@ def cmd_import_ca(args: argparse.Namespace) -> int:
 
     ws = Workspace(args.workspace)
     if ws.has_ca():
-        raise CliError(f"{ws.root} already has a CA ({common_name(ws.ca_certificate())}); import into a new folder")
+        raise CliError(f"{ws.root} already has a CA ({one_line(common_name(ws.ca_certificate()))}); import into a "
+                       "new folder")
 
     def read(path: Path) -> bytes:
         return read_bounded(path, MAX_INPUT_FILE, "file")

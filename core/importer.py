@@ -149,8 +149,12 @@ def check_ca_profile(cert: x509.Certificate, *, now: dt.datetime | None = None) 
         if not ku.value.key_cert_sign:
             raise CAImportError("the CA's keyUsage lacks keyCertSign: verifiers refuse anything it signs")
         if not ku.value.crl_sign:
-            warnings.append(
-                "keyUsage lacks cRLSign: its revocation lists are refused, so revoking a student has no effect"
+            # The site checks every student against this CA's CRL; OpenSSL refuses a CRL from a CA without
+            # cRLSign ("key usage does not include CRL signing"), so the site would refuse every student.
+            raise CAImportError(
+                "the CA's keyUsage lacks cRLSign, so it cannot sign a revocation list that OpenSSL accepts: the "
+                "demo site, which checks every student against the CRL, would refuse them all. Create a new CA "
+                "with mTLS Lab, or re-issue this one with keyUsage keyCertSign, cRLSign"
             )
         if not ku.critical:
             warnings.append("keyUsage is not critical: pkilint reports it, most clients still accept it")

@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import ipaddress
 import secrets
+import socket
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,6 +107,14 @@ def check_email(email: str) -> str:
     return email
 
 
+def _legacy_ipv4(text: str) -> bool:
+    try:
+        socket.inet_aton(text)
+    except OSError:
+        return False
+    return True
+
+
 def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
     """Turn host names and addresses into SAN entries (IPs as iPAddress).
 
@@ -123,6 +132,9 @@ def parse_hosts(hosts: Sequence[str]) -> list[x509.GeneralName]:
             address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             address = None
+        if address is None and _legacy_ipv4(host):  # 0x0, 10.1: what bind() reads as an address, not a name
+            raise ValueError(f"{raw.strip()!r} is an IP address in a legacy spelling; write it as four decimal "
+                             "numbers (e.g. 192.168.1.20), or give a host name")
         if address is not None:
             mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
             if address.is_unspecified or (mapped is not None and mapped.is_unspecified):

@@ -43,7 +43,8 @@ class UserStore:
                 users = data["users"]
                 if not isinstance(users, dict):
                     raise TypeError
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError, OSError) as exc:
+                # RecursionError: deeply nested JSON; OSError: a folder or an unreadable file in its place.
                 raise ValueError(f"the user file {self.path} is damaged") from exc
             self._cache = {str(k): str(v) for k, v in users.items()}
             self._mtime = mtime

@@ -236,8 +236,8 @@ class DemoSite:
             try:
                 UserStore(self.config.users_file).usernames()
             except ValueError as exc:
-                raise SiteError(f"{exc}; set the logins again (python main.py user NAME, or the Demo Site page) "
-                                "or restore it from a backup") from None
+                raise SiteError(f"{exc}; restore it from a backup, or delete it and set the logins again "
+                                "(python main.py user NAME, or the Demo Site page)") from None
             self._context, self._stamp = make_server_context(self.config), self._file_stamp()
             identities = IdentityTable()
             app = create_app(

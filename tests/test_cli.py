@@ -372,3 +372,21 @@ def test_demo_renews_a_revoked_server_certificate_and_renew_says_what_became_of_
     renewed = cli("renew", "bob smith", "--workspace", str(ws))
     assert renewed.returncode == 0, renewed.stderr
     assert "already revoked (unspecified)" in renewed.stdout and "still valid" not in renewed.stdout
+
+
+def test_odd_inputs_of_the_second_round_get_plain_answers(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("demo", "--workspace", str(ws), "--json").returncode == 0
+    zero = cli("renew", "Demo Student", "--days", "0", "--workspace", str(ws))
+    assert zero.returncode == 2 and "at least 1 day" in zero.stderr
+    users = ws / "site" / "users.json"
+    for damage in ("[" * 100_000 + "]" * 100_000, None):
+        users.unlink()
+        if damage is None:
+            users.mkdir()
+        else:
+            users.write_text(damage)
+        out = cli("serve", "--port", "0", "--seconds", "1", "--workspace", str(ws))
+        assert out.returncode == 2 and "is damaged" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        if damage is None:
+            users.rmdir()

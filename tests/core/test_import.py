@@ -105,19 +105,30 @@ def test_openssl_der_certificate_with_plain_key(tmp_path: Path) -> None:
         [need("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-nodes",
          "-keyout", str(key), "-outform", "DER", "-out", str(crt), "-days", "30", "-subj", "/CN=Short CA",
          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "subjectKeyIdentifier=none",
-         "-addext", "keyUsage=keyCertSign"],
+         "-addext", "keyUsage=keyCertSign,cRLSign"],
         capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     ca = import_pem(crt.read_bytes(), key.read_bytes())
     text = " | ".join(ca.warnings)
     assert "no subject key identifier" in text
-    assert "lacks cRLSign" in text
     assert "keyUsage is not critical" in text
     assert re.search(r"expires on .* \(\d+ days\)", text)
     # it still issues: leaves get an AKI computed from the key
     leaf = ca.authority.issue_client(name="Student", valid_days=10).certificate
     aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(ca.authority.key.public_key()).digest
+
+
+def test_a_ca_that_cannot_sign_crls_is_refused_with_the_consequence(tmp_path: Path) -> None:
+    """Without cRLSign OpenSSL refuses its CRLs, and the site, which checks every student against one, everyone."""
+    key, crt = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(
+        [need("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(key), "-out", str(crt), "-days", "30", "-subj", "/CN=No CRL CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+        capture_output=True, text=True, check=True)
+    with pytest.raises(CAImportError, match=r"lacks cRLSign.*would refuse them all"):
+        import_pem(crt.read_bytes(), key.read_bytes())
 
 
 def test_key_must_match_the_certificate(easyrsa_nopass: Path) -> None:

@@ -115,6 +115,12 @@ def test_ed25519_is_refused_with_the_reason() -> None:
         KeyType.parse("ed25519")
 
 
+def test_legacy_numeric_addresses_are_not_taken_for_names() -> None:
+    for legacy in ("0x0", "10.1", "0x7f.1"):  # inet_aton reads these as addresses; a certificate would name them
+        with pytest.raises(ValueError, match="legacy spelling"):
+            parse_hosts(["localhost", legacy])
+
+
 @pytest.mark.parametrize("bad", ["", "bad host", "-x.example", "a..b", "ex ample.org", "x" * 300])
 def test_bad_host_names_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=r"is not a valid host name or IP address|at least one host name"):
