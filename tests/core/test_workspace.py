@@ -172,15 +172,13 @@ def test_an_interrupt_after_the_row_is_done_keeps_the_bundle(tmp_path: Path, mon
 
 
 _RACE_CHILD = """
-import sys, time
+import sys
 from pathlib import Path
 import core.workspace as w
 ws = w.Workspace(sys.argv[1])
 a = ws.load_ca(sys.argv[2])
-go = Path(sys.argv[3])
-(go.parent / ("ready-" + sys.argv[4])).touch()
-while not go.exists():
-    time.sleep(0.001)
+(Path(sys.argv[3]) / ("ready-" + sys.argv[4])).touch()
+sys.stdin.readline()  # blocks until the parent releases everyone
 try:
     ws.issue_client_bundle(a, name="Race Student", password="bundle-pass-" + sys.argv[4])
 except w.WorkspaceError as exc:
@@ -193,13 +191,16 @@ print("issued")
 def test_four_processes_issuing_one_name_at_once_give_one_bundle(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     ws.create_ca(common_name="Race CA", passphrase=CA_PASSPHRASE)
-    go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", _RACE_CHILD, str(ws.root), CA_PASSPHRASE, str(go), str(i)],
-                              cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE_CHILD, str(ws.root), CA_PASSPHRASE, str(tmp_path), str(i)],
+                              cwd=Path(__file__).parents[2], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
              for i in range(4)]
-    # all four load the CA and wait at the line; then they are released together
+    # all four load the CA and wait at the line (a read of their stdin); then one line releases each
     poll_until(lambda: len(list(tmp_path.glob("ready-*"))) == 4, timeout=60, what="four children at the line")
-    go.touch()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
     results = [p.communicate(timeout=120) for p in procs]
     codes = [p.returncode for p in procs]
     assert sorted(codes) == [0, 3, 3, 3], results
