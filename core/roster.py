@@ -25,7 +25,6 @@ import signal
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from core.keys import KeyType
 from core.passwords import generate_password
 from core.profiles import CLIENT_DEFAULT_DAYS, check_email, make_name
 from core.storage import PRIVATE, atomic_write, make_private_dir
-from core.workspace import Workspace, WorkspaceError, slugify
+from core.workspace import Workspace, WorkspaceError, name_key, slugify
 
 MAX_ROSTER_BYTES = 1024 * 1024
 MAX_ROSTER_ROWS = 5000
@@ -139,19 +138,14 @@ def check_out_dir(workspace: Workspace, out_dir: Path) -> None:
                                        "folder"])
 
 
-def _name_key(name: str) -> str:
-    """The form names are compared in (as Workspace.name_claim does): case, width and spacing aside."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
 def _valid_names(workspace: Workspace) -> set[str]:
-    return {_name_key(r.common_name) for r in workspace.registry.list(kind="client", status="valid")
+    return {name_key(r.common_name) for r in workspace.registry.list(kind="client", status="valid")
             if not r.is_expired()}
 
 
 def _already_issued_problems(rows: Sequence[RosterRow], names: set[str]) -> list[str]:
     return [f"line {row.line}: {row.name!r} already has a valid certificate; renew it, or revoke it first"
-            for row in rows if _name_key(row.name) in names]
+            for row in rows if name_key(row.name) in names]
 
 
 def parse_roster(data: bytes, *, out_dir: Path | None = None, workspace: Workspace | None = None,

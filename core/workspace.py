@@ -888,12 +888,14 @@ class Workspace:
             return str(path)
 
 
-def same_name(a: str, b: str) -> bool:
-    """Whether two people's names are the same for lookups: case, width and spacing aside."""
-    def norm(text: str) -> str:
-        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+def name_key(name: str) -> str:
+    """A person's name as lookups compare it: case, width and spacing aside (``Ana``, ``ana ``, ``Ａｎａ``)."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
-    return norm(a) == norm(b)
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two people's names are the same for lookups (see :func:`name_key`)."""
+    return name_key(a) == name_key(b)
 
 
 def check_passphrase(passphrase: str) -> None:

@@ -26,6 +26,15 @@ def openssl_ca(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def store_under_new_passphrase(qtbot, wizard: ImportCaWizard) -> None:  # type: ignore[no-untyped-def]
+    """From the findings page: the new storage passphrase, twice, and Finish; waits for the import."""
+    wizard.button(NEXT).click()
+    wizard.passphrase_page.passphrase.setText("new storage passphrase")
+    wizard.passphrase_page.confirmation.setText("new storage passphrase")
+    with qtbot.waitSignal(wizard.imported, timeout=SLOW):
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+
+
 def test_import_with_warnings_then_issue(qtbot, make_window, tmp_path: Path) -> None:
     cert, key = openssl_ca(tmp_path)
     window = make_window(tmp_path / "ws")
@@ -39,11 +48,7 @@ def test_import_with_warnings_then_issue(qtbot, make_window, tmp_path: Path) -> 
     assert "Old School CA" in text
     assert "basicconstraints is not marked critical" in text.lower()
     assert "no subject key identifier" in text.lower()
-    wizard.button(NEXT).click()
-    wizard.passphrase_page.passphrase.setText("new storage passphrase")
-    wizard.passphrase_page.confirmation.setText("new storage passphrase")
-    with qtbot.waitSignal(wizard.imported, timeout=SLOW):
-        wizard.button(QWizard.WizardButton.FinishButton).click()
+    store_under_new_passphrase(qtbot, wizard)
     ws = Workspace(tmp_path / "ws")
     assert ws.has_ca()
     assert ws.ca_certificate().subject.rfc4514_string() == "CN=Old School CA"
@@ -97,11 +102,7 @@ def test_a_p12_ca_with_its_password_from_the_welcome_button(qtbot, make_window, 
     wizard.files_page.password.setText("export-pass-1")
     wizard.button(NEXT).click()
     assert wizard.currentId() == Page.FINDINGS
-    wizard.button(NEXT).click()
-    wizard.passphrase_page.passphrase.setText("new storage passphrase")
-    wizard.passphrase_page.confirmation.setText("new storage passphrase")
-    with qtbot.waitSignal(wizard.imported, timeout=SLOW):
-        wizard.button(QWizard.WizardButton.FinishButton).click()
+    store_under_new_passphrase(qtbot, wizard)
     ws = Workspace(tmp_path / "ws")
     assert ws.load_ca("new storage passphrase").name == "Old School CA"
     stored = ws.ca_key_path.read_bytes()
