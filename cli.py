@@ -379,8 +379,8 @@ def cmd_user(args: argparse.Namespace) -> int:
         if args.username not in ws.users.usernames():
             raise CliError(f"there is no login {args.username!r} (see: python main.py user --list)")
         ws.users.remove(args.username)
-        _out(args, {"removed": args.username}, f"Login {args.username} removed; its sessions end at the next "
-             "request that needs it")
+        _out(args, {"removed": args.username}, f"Login {args.username} removed; anyone logged in with it is "
+             "logged out")
         return 0
     password, shown = given_or_generated(args.password_file, ENV_PASSWORD)
     ws.users.set_password(args.username, password)

@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 PASS = "bench passphrase 1"
@@ -128,8 +128,10 @@ import os, sys, time
 t0 = float(sys.argv[1])
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, sys.argv[2])
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QSettings
 from PySide6.QtWidgets import QApplication
+# recent workspaces and geometry go to the bench's own folder, never the user's settings
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[4])
 app = QApplication([])
 from gui.main_window import MainWindow
 w = MainWindow(sys.argv[3])
@@ -146,7 +148,8 @@ f = First(); w.installEventFilter(f); w.show(); app.exec()
 def cold_start(root: Path) -> float:
     t0 = time.time()
     out = subprocess.run([sys.executable, "-c", COLD_START, str(t0), str(Path(__file__).resolve().parent.parent),
-                          str(root)], capture_output=True, text=True, timeout=120, check=True)
+                          str(root), str(root.parent / "settings")], capture_output=True, text=True, timeout=120,
+                         check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -158,6 +161,8 @@ def main() -> None:
     assert isinstance(app, QApplication)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
+        # the in-process part too: the bench's windows must not land in the user's recent workspaces
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(Path(tmp) / "settings"))
         worst_ca, took_ca = create_rsa4096_ca(app, root)
         print(f"RSA-4096 CA via the wizard: {took_ca:.1f} s, worst event-loop stall {worst_ca:.0f} ms")
         worst_b, took_b = issue_roster_via_wizard(app, root, args.bundles)
