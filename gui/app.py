@@ -19,8 +19,8 @@ DEFAULT_WORKSPACE = Path("~/mTLS-Lab")
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python main.py gui", description="Open the mTLS Lab window.")
-    parser.add_argument("--workspace", type=Path, help="workspace folder (default: $MTLSLAB_WORKSPACE, else the last one, "
-                        "else ~/mTLS-Lab)")
+    parser.add_argument("--workspace", type=Path,
+                        help="workspace folder (default: $MTLSLAB_WORKSPACE, else the last one, else ~/mTLS-Lab)")
     return parser.parse_args(list(argv))
 
 
